@@ -1,0 +1,329 @@
+"""The facts of an incident: one frozen model per fact (DESIGN §4).
+
+An :class:`Event` is what a writer means to record; a :class:`Recorded` is what the ledger gives
+back once stored: the event with its id, its per-incident sequence number and when it was recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from incident.models import Alert, Divergence, Evidence, FollowUp, Phase, Role
+
+ENVELOPE_FIELDS = frozenset({"kind", "incident_id", "actor", "occurred_at", "idempotency_key"})
+
+
+class Event(BaseModel):
+    """Fields every fact carries. ``idempotency_key`` is unique across the ledger."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: str
+    incident_id: str = Field(min_length=1, max_length=64)
+    actor: str = Field(min_length=1)
+    occurred_at: datetime
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+    def payload(self) -> dict[str, Any]:
+        """The fact's own fields, as JSON-ready data (the envelope left out)."""
+        return self.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
+
+    def describe(self) -> str:
+        """One line for the timeline, in words a responder can read."""
+        return self.kind.replace("_", " ")
+
+
+class AlertAttached(Event):
+    kind: Literal["alert_attached"] = "alert_attached"
+    alert: Alert
+
+    def describe(self) -> str:
+        return f"alert {self.alert.status} from {self.alert.source}: {self.alert.summary}"
+
+
+class DeclarationDecided(Event):
+    """The criteria's decision on an alert, kept with its reasons (declare, watch or not)."""
+
+    kind: Literal["declaration_decided"] = "declaration_decided"
+    action: Literal["declare", "watch", "not_incident"]
+    reasons: tuple[str, ...]
+    watch_until: datetime | None = None
+
+    def describe(self) -> str:
+        return f"criteria say {self.action.replace('_', ' ')}: " + "; ".join(self.reasons)
+
+
+class Declared(Event):
+    kind: Literal["declared"] = "declared"
+    title: str = Field(min_length=1)
+    service: str
+    severity: str
+    commander: str
+    reasons: tuple[str, ...]
+    drill: bool = False
+
+    def describe(self) -> str:
+        why = "; ".join(self.reasons)
+        return f"declared {self.severity} on {self.service}, {self.commander} commanding ({why})"
+
+
+class RoleAssigned(Event):
+    kind: Literal["role_assigned"] = "role_assigned"
+    role: Role
+    person: str
+
+    def describe(self) -> str:
+        return f"{self.person} is {self.role.title}"
+
+
+class SubleadNamed(Event):
+    """The operations lead names a sub-lead for an area: the chapter's recursive separation."""
+
+    kind: Literal["sublead_named"] = "sublead_named"
+    area: str = Field(min_length=1)
+    person: str
+
+    def describe(self) -> str:
+        return f"{self.person} leads {self.area} under the operations lead"
+
+
+class Paged(Event):
+    kind: Literal["paged"] = "paged"
+    dedup_key: str
+    target: str  # the escalation policy or service paged
+    pager_incident: str | None = None
+
+    def describe(self) -> str:
+        return f"paged {self.target} (dedup key {self.dedup_key})"
+
+
+class RespondersRequested(Event):
+    kind: Literal["responders_requested"] = "responders_requested"
+    responders: tuple[str, ...]
+    message: str
+
+    def describe(self) -> str:
+        return f"asked for more responders ({', '.join(self.responders)}): {self.message}"
+
+
+class Escalated(Event):
+    """A pause timed out (or someone asked for help): extra people were paged, the form asked again."""
+
+    kind: Literal["escalated"] = "escalated"
+    reason: str
+    responders: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"escalated: {self.reason}"
+
+
+class TicketOpened(Event):
+    kind: Literal["ticket_opened"] = "ticket_opened"
+    key: str
+    url: str
+
+    def describe(self) -> str:
+        return f"incident ticket {self.key} opened"
+
+
+class StatusUpdatePosted(Event):
+    kind: Literal["status_update_posted"] = "status_update_posted"
+    message: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"status update: {self.message}"
+
+
+class StatusUpdateOverdue(Event):
+    kind: Literal["status_update_overdue"] = "status_update_overdue"
+    due_at: datetime
+
+    def describe(self) -> str:
+        return f"status update overdue since {self.due_at:%H:%M} UTC"
+
+
+class MitigationApplied(Event):
+    """A change to the system, approved by the operations lead: it opens a divergence."""
+
+    kind: Literal["mitigation_applied"] = "mitigation_applied"
+    divergence_id: str
+    what: str = Field(min_length=1)
+    revert: str = Field(min_length=1)
+    approved_by: str
+    mitigation: str | None = None
+
+    def describe(self) -> str:
+        return f"mitigation applied: {self.what} (approved by {self.approved_by}; revert: {self.revert})"
+
+
+class DivergenceReverted(Event):
+    kind: Literal["divergence_reverted"] = "divergence_reverted"
+    divergence_id: str
+
+    def describe(self) -> str:
+        return f"divergence {self.divergence_id} reverted"
+
+
+class DivergenceAccepted(Event):
+    kind: Literal["divergence_accepted"] = "divergence_accepted"
+    divergence_id: str
+    reason: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"divergence {self.divergence_id} accepted as is: {self.reason}"
+
+
+class EvidencePreserved(Event):
+    kind: Literal["evidence_preserved"] = "evidence_preserved"
+    evidence: Evidence
+
+    def describe(self) -> str:
+        return f"evidence preserved: {self.evidence.kind} at {self.evidence.location}"
+
+
+class EvidenceWaived(Event):
+    kind: Literal["evidence_waived"] = "evidence_waived"
+    reason: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"evidence waived: {self.reason}"
+
+
+class FollowUpFiled(Event):
+    kind: Literal["followup_filed"] = "followup_filed"
+    followup: FollowUp
+
+    def describe(self) -> str:
+        return f"follow-up {self.followup.tracker_key} filed: {self.followup.summary}"
+
+
+class HandoffOffered(Event):
+    kind: Literal["handoff_offered"] = "handoff_offered"
+    to: str
+    briefing: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"{self.actor} offered command to {self.to}"
+
+
+class HandoffAccepted(Event):
+    """The incoming IC said yes ("you're now the incident commander, okay?"). ``actor`` is them."""
+
+    kind: Literal["handoff_accepted"] = "handoff_accepted"
+
+    def describe(self) -> str:
+        return f"{self.actor} accepted command and is now incident commander"
+
+
+class HandoffLapsed(Event):
+    """The offer was declined or timed out: command stays with the outgoing IC."""
+
+    kind: Literal["handoff_lapsed"] = "handoff_lapsed"
+    reason: str
+
+    def describe(self) -> str:
+        return f"handoff not taken ({self.reason}); command stays where it was"
+
+
+class CheckpointAnswered(Event):
+    """The IC's answer at a "consider alternatives" checkpoint."""
+
+    kind: Literal["checkpoint_answered"] = "checkpoint_answered"
+    bleeding_stopped: bool
+    decision: Literal["continue", "switch"]
+    why: str = ""
+    more_support: bool = False
+
+    def describe(self) -> str:
+        stopped = "bleeding stopped" if self.bleeding_stopped else "still bleeding"
+        why = f" because {self.why}" if self.why else ""
+        return f"checkpoint: {stopped}; {self.decision} this track{why}"
+
+
+class AlertResolved(Event):
+    kind: Literal["alert_resolved"] = "alert_resolved"
+    fingerprint: str
+
+    def describe(self) -> str:
+        return f"alert {self.fingerprint} resolved at its source"
+
+
+class PhaseChanged(Event):
+    kind: Literal["phase_changed"] = "phase_changed"
+    to: Phase
+
+    def describe(self) -> str:
+        return f"phase: {self.to.value.replace('_', ' ')}"
+
+
+class Closed(Event):
+    kind: Literal["closed"] = "closed"
+    summary: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"closed: {self.summary}"
+
+
+AnyEvent = Annotated[
+    AlertAttached
+    | DeclarationDecided
+    | Declared
+    | RoleAssigned
+    | SubleadNamed
+    | Paged
+    | RespondersRequested
+    | Escalated
+    | TicketOpened
+    | StatusUpdatePosted
+    | StatusUpdateOverdue
+    | MitigationApplied
+    | DivergenceReverted
+    | DivergenceAccepted
+    | EvidencePreserved
+    | EvidenceWaived
+    | FollowUpFiled
+    | HandoffOffered
+    | HandoffAccepted
+    | HandoffLapsed
+    | CheckpointAnswered
+    | AlertResolved
+    | PhaseChanged
+    | Closed,
+    Field(discriminator="kind"),
+]
+
+_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def event_from_parts(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    incident_id: str,
+    actor: str,
+    occurred_at: datetime,
+    idempotency_key: str,
+) -> AnyEvent:
+    """Rebuild an event from the ledger's columns (the inverse of the envelope + ``payload()``)."""
+    return _EVENT_ADAPTER.validate_python(
+        {
+            **payload,
+            "kind": kind,
+            "incident_id": incident_id,
+            "actor": actor,
+            "occurred_at": occurred_at,
+            "idempotency_key": idempotency_key,
+        }
+    )
+
+
+class Recorded(BaseModel):
+    """An event as the ledger stored it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_id: str
+    seq: int = Field(ge=1)
+    recorded_at: datetime
+    event: AnyEvent

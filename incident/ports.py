@@ -1,0 +1,89 @@
+"""The ports: what the core needs from the outside, as small protocols with exact signatures.
+
+Adapters in ``integrations/`` implement them (``PagerDutyPager``, ``JiraTracker``, the ledger);
+flows and tasks depend on these protocols, never on a vendor client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal, Protocol
+
+from incident.models import FollowUp, Frozen, FollowUpKind
+
+PageSeverity = Literal["critical", "error", "warning", "info"]
+
+
+class PageReceipt(Frozen):
+    dedup_key: str
+    status: str  # the vendor's answer, e.g. "success"
+
+
+class OnCall(Frozen):
+    email: str
+    name: str
+    escalation_level: int
+
+
+class LogEntry(Frozen):
+    at: datetime
+    type: str
+    summary: str
+
+
+class Ticket(Frozen):
+    key: str
+    url: str
+
+
+class Pager(Protocol):
+    """Pages people and keeps the pager's incident in step (PagerDuty)."""
+
+    def page(
+        self, dedup_key: str, summary: str, severity: PageSeverity, source: str, details: dict[str, str]
+    ) -> PageReceipt: ...
+
+    def acknowledge(self, dedup_key: str) -> None: ...
+
+    def resolve(self, dedup_key: str) -> None: ...
+
+    def add_responders(self, dedup_key: str, responder_emails: Sequence[str], message: str) -> None: ...
+
+    def post_status_update(self, dedup_key: str, message: str) -> None: ...
+
+    def add_note(self, dedup_key: str, content: str) -> None: ...
+
+    def reassign(self, dedup_key: str, assignee_email: str) -> None: ...
+
+    def oncall(self, escalation_policy: str) -> list[OnCall]: ...
+
+    def log_entries(self, dedup_key: str) -> list[LogEntry]: ...
+
+
+class Tracker(Protocol):
+    """Keeps the incident ticket and files follow-ups (Jira)."""
+
+    def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket: ...
+
+    def file_followup(
+        self,
+        incident_id: str,
+        project: str,
+        intent: str,
+        kind: FollowUpKind,
+        summary: str,
+        description: str,
+    ) -> FollowUp: ...
+
+    def comment(self, key: str, body: str) -> None: ...
+
+    def transition(self, key: str, name: str) -> None: ...
+
+    def assign(self, key: str, assignee_email: str) -> None: ...
+
+    def link(self, key: str, url: str, title: str) -> None: ...
+
+    def find_followups(
+        self, incident_id: str, label: str | None = None, status: str | None = None
+    ) -> list[FollowUp]: ...
