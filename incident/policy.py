@@ -1,0 +1,536 @@
+"""Policies as code: the validated shape of ``configs/`` (policy, roster, services, runbooks).
+
+Pure data and pure checks: no clock reads, no I/O, no YAML. ``warroom.config`` reads the files and
+hands the parsed data to these models; everything here also works on plain dicts.
+
+Each model checks what can be checked inside one file (types, durations, e-mail shapes, handles).
+:func:`cross_check` checks what spans files (a person's team exists, a runbook's service exists,
+every role can be filled, ...) and returns :class:`Problem` values pointing at the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from incident.errors import ConfigError
+from incident.models import Role
+
+__all__ = [
+    "ApprovalTimeouts",
+    "DeclarationPolicy",
+    "Duration",
+    "EscalationPolicy",
+    "EvidenceSource",
+    "LabelMatch",
+    "Mitigation",
+    "NonEmptyStr",
+    "Policy",
+    "Problem",
+    "Roster",
+    "RosterPerson",
+    "Runbook",
+    "Service",
+    "Services",
+    "SeverityPolicy",
+    "Slug",
+    "Team",
+    "WarroomConfig",
+    "check_references",
+    "cross_check",
+    "format_duration",
+    "format_path",
+    "parse_duration",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Value types
+
+_DURATION_PART = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_HINT = "must be a positive duration such as 15m or 1h, got {got}"
+
+
+def _bad_duration(value: object) -> PydanticCustomError:
+    return PydanticCustomError("duration", _DURATION_HINT, {"got": repr(value)})
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"``, an int (seconds) or a timedelta -> a positive timedelta.
+
+    Units go from largest to smallest (d, h, m, s), each at most once; whole seconds only.
+    Raises ``PydanticCustomError`` (a ``ValueError``) for anything else, including zero.
+    """
+    if isinstance(value, timedelta):
+        result = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        result = timedelta(seconds=value)
+    elif isinstance(value, str):
+        text = "".join(value.split()).lower()
+        match = _DURATION_PART.fullmatch(text)
+        if not text or match is None:
+            raise _bad_duration(value)
+        days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+        try:
+            result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        except OverflowError:
+            raise _bad_duration(value) from None
+    else:
+        raise _bad_duration(value)
+    if result <= timedelta(0) or result.microseconds:
+        raise _bad_duration(value)
+    return result
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of :func:`parse_duration`: ``timedelta(minutes=90)`` -> ``"1h30m"``."""
+    total = int(value.total_seconds())
+    if total <= 0:
+        return "0s"
+    text = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            text += f"{count}{unit}"
+    return text
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+"""A positive timedelta written as ``15m``, ``1h30m``, ``2d`` (or an int of seconds) in YAML."""
+
+
+def _non_empty(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise PydanticCustomError("empty", "must not be empty")
+    return stripped
+
+
+NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+"""A string with something in it (surrounding whitespace is removed)."""
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise PydanticCustomError(
+            "slug",
+            "must be lowercase letters, digits, '-' or '_' (such as 'alice' or 'payments-api'), got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+"""A handle or key: lowercase letters, digits, ``-`` and ``_`` (``alice``, ``payments-api``)."""
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise PydanticCustomError(
+            "email", "must be an e-mail address such as alice@example.com, got {got}", {"got": repr(value)}
+        )
+    return value
+
+
+def _not_empty_collection(what: str) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if len(value) == 0:
+            raise PydanticCustomError("empty", "must list at least one {what}", {"what": what})
+        return value
+
+    return AfterValidator(check)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------------------------------
+# policy.yaml
+
+
+class SeverityPolicy(_Frozen):
+    """One severity level: what it means, whether it is declared and paged, and its cadences."""
+
+    meaning: NonEmptyStr
+    declare: Literal["immediately", "criteria", "never"]
+    page: bool
+    page_severity: Literal["critical", "error", "warning", "info"]
+    update_every: Duration
+    checkpoint_every: Duration
+
+
+class LabelMatch(_Frozen):
+    """An alert label and the values of it that count (``impact`` in ``customer``, ``external``)."""
+
+    label: NonEmptyStr
+    values: Annotated[tuple[NonEmptyStr, ...], _not_empty_collection("value")]
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return labels.get(self.label) in self.values
+
+
+class DeclarationPolicy(_Frozen):
+    """The chapter's clear conditions to declare, and how alert labels map to severities."""
+
+    unsolved_after: Duration
+    severity_label: NonEmptyStr = "severity"
+    severity_map: dict[str, NonEmptyStr]
+    default_severity: NonEmptyStr
+    customer_visible: LabelMatch
+    second_team: LabelMatch
+    reopen_window: Duration
+    after_close: Literal["reopen", "new"]
+
+
+class ApprovalTimeouts(_Frozen):
+    """How long each approval form waits before warroom escalates and asks again."""
+
+    roles: Duration
+    mitigation: Duration
+    checkpoint: Duration
+    restore: Duration
+    evidence: Duration
+    revert: Duration
+    handoff: Duration
+    close: Duration
+
+
+class EscalationPolicy(_Frozen):
+    """Who is paged when a form times out or the IC asks for more support."""
+
+    extra_responders: tuple[NonEmptyStr, ...]
+    max_rounds: int = Field(ge=1)
+    message: NonEmptyStr
+
+
+class Policy(_Frozen):
+    """``policy.yaml``. ``severities`` is ordered most severe first."""
+
+    severities: Annotated[dict[NonEmptyStr, SeverityPolicy], _not_empty_collection("severity")]
+    declaration: DeclarationPolicy
+    approvals: ApprovalTimeouts
+    escalation: EscalationPolicy
+    exit_criteria: tuple[NonEmptyStr, ...]
+    rotation_window_days: int = Field(default=90, gt=0)
+    command_post: NonEmptyStr
+
+    def severity(self, name: str) -> SeverityPolicy:
+        """The named severity; :class:`ConfigError` if policy.yaml does not define it."""
+        try:
+            return self.severities[name]
+        except KeyError:
+            known = ", ".join(self.severities)
+            raise ConfigError([f"policy.yaml: severities: no severity {name!r} (known: {known})"]) from None
+
+    def rank(self, name: str) -> int:
+        """0 for the most severe level, 1 for the next, ...; :class:`ConfigError` if unknown."""
+        self.severity(name)
+        return list(self.severities).index(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# roster.yaml
+
+
+class Team(_Frozen):
+    name: NonEmptyStr
+    escalation_policy: NonEmptyStr  # PagerDuty escalation policy id, e.g. PESC001
+    jira_project: NonEmptyStr
+
+
+class RosterPerson(_Frozen):
+    name: NonEmptyStr
+    email: Annotated[str, AfterValidator(_email)]
+    team: NonEmptyStr
+    roles: tuple[Role, ...]
+    pagerduty_user: NonEmptyStr | None = None
+
+
+class Roster(_Frozen):
+    """``roster.yaml``: teams by key, people by handle."""
+
+    teams: dict[Slug, Team]
+    people: dict[Slug, RosterPerson]
+
+    def eligible(self, role: Role) -> list[str]:
+        """The handles of everyone who may hold ``role``, sorted."""
+        return sorted(handle for handle, person in self.people.items() if role in person.roles)
+
+
+# --------------------------------------------------------------------------------------------------
+# services.yaml
+
+
+class Service(_Frozen):
+    title: NonEmptyStr
+    owner: NonEmptyStr  # a team key in roster.yaml
+    pagerduty_service: NonEmptyStr
+    escalation_policy: NonEmptyStr
+    jira_project: NonEmptyStr
+    customer_facing: bool
+
+
+class Services(_Frozen):
+    services: dict[Slug, Service]
+
+
+# --------------------------------------------------------------------------------------------------
+# runbooks/<service>.yaml
+
+
+class Mitigation(_Frozen):
+    """A change the operations lead may approve. Every mitigation has a revert."""
+
+    id: Slug
+    title: NonEmptyStr
+    how: NonEmptyStr
+    revert: NonEmptyStr
+    risk: Literal["low", "medium", "high"] = "low"
+
+
+class EvidenceSource(_Frozen):
+    kind: Literal["log_query", "metric_snapshot", "config_dump", "file"]
+    title: NonEmptyStr
+    location: NonEmptyStr
+
+
+class Runbook(_Frozen):
+    service: NonEmptyStr
+    mitigations: tuple[Mitigation, ...]
+    evidence: tuple[EvidenceSource, ...] = ()
+
+    def mitigation(self, mitigation_id: str) -> Mitigation | None:
+        return next((m for m in self.mitigations if m.id == mitigation_id), None)
+
+
+# --------------------------------------------------------------------------------------------------
+# All of it
+
+
+class WarroomConfig(_Frozen):
+    """Everything in ``configs/``, read once at the entry point and passed down."""
+
+    policy: Policy
+    roster: Roster
+    services: Services
+    runbooks: dict[str, Runbook] = Field(default_factory=dict)  # key: the service
+
+    @model_validator(mode="after")
+    def _runbooks_keyed_by_service(self) -> WarroomConfig:
+        for key, runbook in self.runbooks.items():
+            if key != runbook.service:
+                raise ValueError(f"runbooks[{key!r}] is the runbook of service {runbook.service!r}")
+        return self
+
+    def runbook_for(self, service: str) -> Runbook | None:
+        return self.runbooks.get(service)
+
+    def person(self, handle: str) -> RosterPerson:
+        """The roster entry for ``handle``; :class:`ConfigError` if there is none."""
+        try:
+            return self.roster.people[handle]
+        except KeyError:
+            known = ", ".join(sorted(self.roster.people))
+            raise ConfigError(
+                [f"roster.yaml: people: no person with handle {handle!r} (known: {known})"]
+            ) from None
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; :class:`ConfigError` if services.yaml does not list it."""
+        try:
+            return self.services.services[name]
+        except KeyError:
+            known = ", ".join(sorted(self.services.services))
+            raise ConfigError([f"services.yaml: services: no service {name!r} (known: {known})"]) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Problems and cross-file checks
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """``("mitigations", 1, "revert")`` -> ``"mitigations[1].revert"``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the configuration: which file, where in it, and what.
+
+    ``path`` is the YAML path of the offending value (mapping keys and list indexes); ``line`` is
+    filled in by the loader, which knows where that value sits in the file.
+    """
+
+    file: str
+    path: tuple[str | int, ...]
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.path:
+            where += f": {format_path(self.path)}"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+POLICY_FILE = "policy.yaml"
+ROSTER_FILE = "roster.yaml"
+SERVICES_FILE = "services.yaml"
+
+
+def _known(names: Mapping[str, object]) -> str:
+    return ", ".join(sorted(str(n) for n in names)) or "none"
+
+
+def check_references(
+    *,
+    policy: Policy | None,
+    roster: Roster | None,
+    services: Services | None,
+    runbooks: Mapping[str, Runbook],
+    runbook_files: Mapping[str, str],
+) -> list[Problem]:
+    """The cross-file checks of :func:`cross_check`, run on whichever files did load.
+
+    A check that needs a file that failed to load is skipped (that file's own problems are reported
+    instead), so one broken file does not hide the problems in the others.
+    """
+    problems: list[Problem] = []
+
+    if policy is not None:
+        declaration = policy.declaration
+        for label_value, severity in declaration.severity_map.items():
+            if severity not in policy.severities:
+                problems.append(
+                    Problem(
+                        POLICY_FILE,
+                        ("declaration", "severity_map", label_value),
+                        f"unknown severity {severity!r} (defined: {', '.join(policy.severities)})",
+                    )
+                )
+        if declaration.default_severity not in policy.severities:
+            problems.append(
+                Problem(
+                    POLICY_FILE,
+                    ("declaration", "default_severity"),
+                    f"unknown severity {declaration.default_severity!r} "
+                    f"(defined: {', '.join(policy.severities)})",
+                )
+            )
+
+    if roster is not None:
+        for handle, person in roster.people.items():
+            if person.team not in roster.teams:
+                problems.append(
+                    Problem(
+                        ROSTER_FILE,
+                        ("people", handle, "team"),
+                        f"unknown team {person.team!r} (teams: {_known(roster.teams)})",
+                    )
+                )
+        for role in Role:
+            if not roster.eligible(role):
+                problems.append(
+                    Problem(
+                        ROSTER_FILE,
+                        ("people",),
+                        f"nobody can be {role.value}: give at least one person this role",
+                    )
+                )
+
+    if policy is not None and roster is not None:
+        for index, handle in enumerate(policy.escalation.extra_responders):
+            if handle not in roster.people:
+                problems.append(
+                    Problem(
+                        POLICY_FILE,
+                        ("escalation", "extra_responders", index),
+                        f"unknown person {handle!r}: not a handle in roster.yaml",
+                    )
+                )
+
+    if services is not None and roster is not None:
+        for name, service in services.services.items():
+            if service.owner not in roster.teams:
+                problems.append(
+                    Problem(
+                        SERVICES_FILE,
+                        ("services", name, "owner"),
+                        f"unknown team {service.owner!r} (teams in roster.yaml: {_known(roster.teams)})",
+                    )
+                )
+
+    for key, runbook in runbooks.items():
+        file = runbook_files.get(key, f"runbooks/{key}.yaml")
+        if services is not None and runbook.service not in services.services:
+            problems.append(
+                Problem(
+                    file,
+                    ("service",),
+                    f"unknown service {runbook.service!r} "
+                    f"(services in services.yaml: {_known(services.services)})",
+                )
+            )
+        first_at: dict[str, int] = {}
+        for index, mitigation in enumerate(runbook.mitigations):
+            if mitigation.id in first_at:
+                problems.append(
+                    Problem(
+                        file,
+                        ("mitigations", index, "id"),
+                        f"duplicate mitigation id {mitigation.id!r} "
+                        f"(also mitigations[{first_at[mitigation.id]}])",
+                    )
+                )
+            else:
+                first_at[mitigation.id] = index
+
+    return problems
+
+
+def cross_check(config: WarroomConfig, runbook_files: dict[str, str]) -> list[Problem]:
+    """What no single file can check: references between policy, roster, services and runbooks.
+
+    ``runbook_files`` maps a service to its runbook's file name (``runbooks/checkout.yaml``).
+    Returns one :class:`Problem` per offending value, in file order; empty when all is well.
+    """
+    return check_references(
+        policy=config.policy,
+        roster=config.roster,
+        services=config.services,
+        runbooks=config.runbooks,
+        runbook_files=runbook_files,
+    )
