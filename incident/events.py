@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from incident.models import Alert, Divergence, Evidence, FollowUp, Phase, Role
+from incident.models import Alert, Evidence, FollowUp, Phase, Role
 
 ENVELOPE_FIELDS = frozenset({"kind", "incident_id", "actor", "occurred_at", "idempotency_key"})
 
@@ -75,7 +75,7 @@ class RoleAssigned(Event):
     person: str
 
     def describe(self) -> str:
-        return f"{self.person} is {self.role.title}"
+        return f"{self.person} is {self.role.label}"
 
 
 class SubleadNamed(Event):

@@ -24,7 +24,8 @@ class Role(StrEnum):
     PLANNING_LEAD = "planning_lead"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
+        """``incident commander``: the role as people say it."""
         return self.value.replace("_", " ")
 
 

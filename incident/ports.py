@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
-from incident.models import FollowUp, Frozen, FollowUpKind
+from incident.models import FollowUp, FollowUpKind, Frozen
 
 PageSeverity = Literal["critical", "error", "warning", "info"]
 

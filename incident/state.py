@@ -1,0 +1,388 @@
+"""An incident's state: a pure fold of its events.
+
+The phase machine is a table (``ALLOWED``): for each phase, the kinds of event it accepts, and for
+the events that move the incident, the phase they lead to. An event that is not in the table, or that
+breaks a rule of the chapter (close with an open divergence, a mitigation approved by someone who is
+not the operations lead, ...), raises :class:`IllegalTransitionError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from incident import events as ev
+from incident.errors import IllegalTransitionError, NotAuthorisedError
+from incident.models import Divergence, Evidence, FollowUp, Phase, Role, TimelineEntry
+
+_OPEN = frozenset(p for p in Phase if p.is_open)
+_ANYTIME_OPEN = frozenset(
+    {
+        "alert_attached",
+        "alert_resolved",
+        "declaration_decided",
+        "role_assigned",
+        "sublead_named",
+        "paged",
+        "responders_requested",
+        "escalated",
+        "ticket_opened",
+        "status_update_posted",
+        "status_update_overdue",
+        "followup_filed",
+        "handoff_offered",
+        "handoff_accepted",
+        "handoff_lapsed",
+        "checkpoint_answered",
+        "divergence_reverted",
+        "divergence_accepted",
+        "evidence_waived",
+        "phase_changed",
+    }
+)
+
+#: phase -> kinds of event the phase accepts.
+ALLOWED: dict[Phase, frozenset[str]] = {
+    Phase.PENDING: frozenset({"alert_attached", "alert_resolved", "declaration_decided", "declared"}),
+    Phase.DECLARED: _ANYTIME_OPEN,
+    Phase.STABILISING: _ANYTIME_OPEN | {"mitigation_applied"},
+    Phase.RESTORING: _ANYTIME_OPEN | {"mitigation_applied"},
+    Phase.PRESERVING_EVIDENCE: _ANYTIME_OPEN | {"evidence_preserved"},
+    Phase.REVERTING: _ANYTIME_OPEN | {"evidence_preserved", "closed"},
+    Phase.CLOSED: frozenset({"alert_attached", "alert_resolved", "followup_filed"}),
+}
+
+#: phase -> the phase a ``phase_changed`` event may lead to (the chapter's priorities, in order).
+NEXT_PHASE: dict[Phase, Phase] = {
+    Phase.DECLARED: Phase.STABILISING,
+    Phase.STABILISING: Phase.RESTORING,
+    Phase.RESTORING: Phase.PRESERVING_EVIDENCE,
+    Phase.PRESERVING_EVIDENCE: Phase.REVERTING,
+}
+
+
+@dataclass
+class HandoffOffer:
+    by: str
+    to: str
+    briefing: str
+    at: datetime
+
+
+@dataclass
+class IncidentState:
+    """Everything known about one incident, as of ``version`` (the last sequence number applied)."""
+
+    incident_id: str
+    version: int = 0
+    phase: Phase = Phase.PENDING
+    title: str = ""
+    service: str | None = None
+    severity: str | None = None
+    drill: bool = False
+    declared_at: datetime | None = None
+    declared_reasons: tuple[str, ...] = ()
+    closed_at: datetime | None = None
+    close_summary: str | None = None
+    roles: dict[Role, str] = field(default_factory=dict)
+    subleads: dict[str, str] = field(default_factory=dict)
+    alerts: dict[str, str] = field(default_factory=dict)  # fingerprint -> firing/resolved
+    pages: list[str] = field(default_factory=list)  # dedup keys paged
+    ticket: tuple[str, str] | None = None  # (key, url)
+    divergences: dict[str, Divergence] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    evidence_waived: str | None = None
+    followups: dict[str, FollowUp] = field(default_factory=dict)  # intent -> follow-up
+    handoff: HandoffOffer | None = None
+    commanders: list[str] = field(default_factory=list)  # every IC in order, for the retrospective
+    last_status_update_at: datetime | None = None
+    last_checkpoint_at: datetime | None = None
+    escalations: int = 0
+    timeline: list[TimelineEntry] = field(default_factory=list)  # oldest first
+
+    @property
+    def commander(self) -> str | None:
+        return self.roles.get(Role.INCIDENT_COMMANDER)
+
+    def holder(self, role: Role) -> str | None:
+        """Who holds ``role``: its delegate, or the IC, who holds every role not delegated."""
+        return self.roles.get(role) or self.commander
+
+    @property
+    def open_divergences(self) -> list[Divergence]:
+        return [d for d in self.divergences.values() if d.status == "open"]
+
+    @property
+    def evidence_settled(self) -> bool:
+        return bool(self.evidence) or self.evidence_waived is not None
+
+    def close_blockers(self) -> list[str]:
+        """Why the incident cannot close yet, in words for the IC (empty when it can)."""
+        blockers = [
+            f"divergence {d.id} is still open ({d.what}): revert it, or accept it with a reason"
+            for d in self.open_divergences
+        ]
+        if not self.evidence_settled:
+            blockers.append("no evidence preserved: preserve it, or waive it with a reason")
+        return blockers
+
+
+def _refuse(state: IncidentState, event: ev.Event, why: str) -> IllegalTransitionError:
+    return IllegalTransitionError(
+        f"{state.incident_id}: cannot record '{event.kind}' in phase {state.phase.value}: {why}"
+    )
+
+
+def _require_actor(state: IncidentState, event: ev.Event, role: Role, what: str) -> None:
+    holder = state.holder(role)
+    if event.actor != holder:
+        raise NotAuthorisedError(
+            f"{state.incident_id}: {what} is the {role.label}'s decision; "
+            f"{event.actor} is not the {role.label} ({holder} is)"
+        )
+
+
+def _divergence(state: IncidentState, event: ev.Event, divergence_id: str) -> Divergence:
+    found = state.divergences.get(divergence_id)
+    if found is None:
+        raise _refuse(state, event, f"there is no divergence {divergence_id}")
+    if found.status != "open":
+        raise _refuse(state, event, f"divergence {divergence_id} is already {found.status}")
+    return found
+
+
+# Each handler checks everything first and only then changes the state, so a refused event
+# leaves the state exactly as it was.
+
+
+def _declared(s: IncidentState, e: ev.Declared) -> None:
+    s.phase = Phase.DECLARED
+    s.title, s.service, s.severity, s.drill = e.title, e.service, e.severity, e.drill
+    s.declared_at, s.declared_reasons = e.occurred_at, e.reasons
+    s.roles = {Role.INCIDENT_COMMANDER: e.commander}
+    s.commanders.append(e.commander)
+
+
+def _role_assigned(s: IncidentState, e: ev.RoleAssigned) -> None:
+    if e.role is Role.INCIDENT_COMMANDER:
+        if s.phase is not Phase.DECLARED:
+            raise _refuse(s, e, "command moves only by a live handoff the new IC accepts")
+        _require_actor(s, e, Role.INCIDENT_COMMANDER, "naming the first incident commander")
+        s.roles[Role.INCIDENT_COMMANDER] = e.person
+        s.commanders.append(e.person)
+        return
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, f"assigning the {e.role.label}")
+    s.roles[e.role] = e.person
+
+
+def _sublead_named(s: IncidentState, e: ev.SubleadNamed) -> None:
+    _require_actor(s, e, Role.OPERATIONS_LEAD, "naming an operations sub-lead")
+    s.subleads[e.area] = e.person
+
+
+def _paged(s: IncidentState, e: ev.Paged) -> None:
+    if e.dedup_key not in s.pages:
+        s.pages.append(e.dedup_key)
+
+
+def _escalated(s: IncidentState, e: ev.Escalated) -> None:
+    s.escalations += 1
+
+
+def _ticket_opened(s: IncidentState, e: ev.TicketOpened) -> None:
+    if s.ticket is not None and s.ticket[0] != e.key:
+        raise _refuse(s, e, f"the incident already has ticket {s.ticket[0]}")
+    s.ticket = (e.key, e.url)
+
+
+def _status_update(s: IncidentState, e: ev.StatusUpdatePosted) -> None:
+    s.last_status_update_at = e.occurred_at
+
+
+def _mitigation(s: IncidentState, e: ev.MitigationApplied) -> None:
+    ops = s.holder(Role.OPERATIONS_LEAD)
+    if e.approved_by != ops:
+        raise NotAuthorisedError(
+            f"{s.incident_id}: a mitigation needs the operations lead's approval; "
+            f"it was approved by {e.approved_by}, but the operations lead is {ops}"
+        )
+    if e.divergence_id in s.divergences:
+        raise _refuse(s, e, f"divergence {e.divergence_id} already exists")
+    s.divergences[e.divergence_id] = Divergence(
+        id=e.divergence_id,
+        what=e.what,
+        applied_by=e.actor,
+        approved_by=e.approved_by,
+        revert=e.revert,
+        mitigation=e.mitigation,
+        applied_at=e.occurred_at,
+    )
+
+
+def _reverted(s: IncidentState, e: ev.DivergenceReverted) -> None:
+    d = _divergence(s, e, e.divergence_id)
+    s.divergences[d.id] = d.model_copy(update={"status": "reverted", "closed_by": e.actor})
+
+
+def _accepted(s: IncidentState, e: ev.DivergenceAccepted) -> None:
+    d = _divergence(s, e, e.divergence_id)
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "accepting a divergence as it is")
+    s.divergences[d.id] = d.model_copy(
+        update={"status": "accepted", "closed_by": e.actor, "reason": e.reason}
+    )
+
+
+def _evidence(s: IncidentState, e: ev.EvidencePreserved) -> None:
+    s.evidence.append(e.evidence)
+
+
+def _waived(s: IncidentState, e: ev.EvidenceWaived) -> None:
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "waiving evidence")
+    s.evidence_waived = e.reason
+
+
+def _followup(s: IncidentState, e: ev.FollowUpFiled) -> None:
+    s.followups[e.followup.intent] = e.followup
+
+
+def _handoff_offered(s: IncidentState, e: ev.HandoffOffered) -> None:
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "offering command")
+    if e.to == s.commander:
+        raise _refuse(s, e, f"{e.to} is already the incident commander")
+    s.handoff = HandoffOffer(by=e.actor, to=e.to, briefing=e.briefing, at=e.occurred_at)
+
+
+def _handoff_accepted(s: IncidentState, e: ev.HandoffAccepted) -> None:
+    if s.handoff is None:
+        raise _refuse(s, e, "no handoff has been offered")
+    if e.actor != s.handoff.to:
+        raise NotAuthorisedError(
+            f"{s.incident_id}: command was offered to {s.handoff.to}; only they can accept it, "
+            f"not {e.actor}"
+        )
+    s.roles[Role.INCIDENT_COMMANDER] = e.actor
+    s.commanders.append(e.actor)
+    s.handoff = None
+
+
+def _handoff_lapsed(s: IncidentState, e: ev.HandoffLapsed) -> None:
+    if s.handoff is None:
+        raise _refuse(s, e, "no handoff has been offered")
+    s.handoff = None
+
+
+def _checkpoint(s: IncidentState, e: ev.CheckpointAnswered) -> None:
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "answering the checkpoint")
+    s.last_checkpoint_at = e.occurred_at
+
+
+def _alert_attached(s: IncidentState, e: ev.AlertAttached) -> None:
+    s.alerts[e.alert.fingerprint] = e.alert.status
+    if s.service is None and e.alert.service:
+        s.service = e.alert.service
+    if not s.title:
+        s.title = e.alert.summary
+
+
+def _alert_resolved(s: IncidentState, e: ev.AlertResolved) -> None:
+    s.alerts[e.fingerprint] = "resolved"
+
+
+def _phase_changed(s: IncidentState, e: ev.PhaseChanged) -> None:
+    expected = NEXT_PHASE.get(s.phase)
+    if e.to != expected:
+        nxt = expected.value if expected else "none (close it instead)"
+        raise _refuse(s, e, f"the next phase is {nxt}, not {e.to.value}")
+    s.phase = e.to
+
+
+def _closed(s: IncidentState, e: ev.Closed) -> None:
+    blockers = s.close_blockers()
+    if blockers:
+        raise _refuse(s, e, "; ".join(blockers))
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "closing the incident")
+    s.phase = Phase.CLOSED
+    s.closed_at = e.occurred_at
+    s.close_summary = e.summary
+
+
+def _nothing(s: IncidentState, e: Any) -> None:
+    return None
+
+
+_HANDLERS: dict[str, Callable[[IncidentState, Any], None]] = {
+    "alert_attached": _alert_attached,
+    "alert_resolved": _alert_resolved,
+    "declaration_decided": _nothing,
+    "declared": _declared,
+    "role_assigned": _role_assigned,
+    "sublead_named": _sublead_named,
+    "paged": _paged,
+    "responders_requested": _nothing,
+    "escalated": _escalated,
+    "ticket_opened": _ticket_opened,
+    "status_update_posted": _status_update,
+    "status_update_overdue": _nothing,
+    "mitigation_applied": _mitigation,
+    "divergence_reverted": _reverted,
+    "divergence_accepted": _accepted,
+    "evidence_preserved": _evidence,
+    "evidence_waived": _waived,
+    "followup_filed": _followup,
+    "handoff_offered": _handoff_offered,
+    "handoff_accepted": _handoff_accepted,
+    "handoff_lapsed": _handoff_lapsed,
+    "checkpoint_answered": _checkpoint,
+    "phase_changed": _phase_changed,
+    "closed": _closed,
+}
+
+
+def check(state: IncidentState, event: ev.Event) -> None:
+    """Raise :class:`IllegalTransitionError` if ``event`` may not be recorded now; change nothing.
+
+    Flows call this before a side effect, so a refused decision never reaches PagerDuty or Jira.
+    """
+    _apply_in_place(copy.deepcopy(state), event)
+
+
+def _apply_in_place(state: IncidentState, event: ev.Event) -> None:
+    if event.incident_id != state.incident_id:
+        raise _refuse(state, event, f"the event belongs to incident {event.incident_id}")
+    if event.kind not in ALLOWED[state.phase]:
+        where = [p.value for p, kinds in ALLOWED.items() if event.kind in kinds]
+        raise _refuse(state, event, f"only allowed in phase {', '.join(where)}")
+    _HANDLERS[event.kind](state, event)
+    state.timeline.append(TimelineEntry(at=event.occurred_at, actor=event.actor, text=event.describe()))
+
+
+def _apply_record(state: IncidentState, record: ev.Recorded) -> None:
+    if record.seq != state.version + 1:
+        raise IllegalTransitionError(
+            f"{state.incident_id}: event seq {record.seq} does not follow {state.version}: "
+            "the stream has a gap or is out of order"
+        )
+    _apply_in_place(state, record.event)
+    state.version = record.seq
+
+
+def apply(state: IncidentState, record: ev.Recorded) -> IncidentState:
+    """The state after ``record``; ``state`` itself is never changed."""
+    new = copy.deepcopy(state)
+    _apply_record(new, record)
+    return new
+
+
+def fold(records: Iterable[ev.Recorded], incident_id: str | None = None) -> IncidentState:
+    """The state of an incident from its whole stream (oldest first)."""
+    state: IncidentState | None = IncidentState(incident_id) if incident_id else None
+    for record in records:
+        if state is None:
+            state = IncidentState(record.event.incident_id)
+        _apply_record(state, record)
+    if state is None:
+        raise IllegalTransitionError("cannot fold an empty stream without an incident id")
+    return state
