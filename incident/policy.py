@@ -11,8 +11,8 @@ every role can be filled, ...) and returns :class:`Problem` values pointing at t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -31,7 +31,11 @@ from incident.errors import ConfigError
 from incident.models import Role
 
 __all__ = [
+    "POLICY_FILE",
+    "ROSTER_FILE",
+    "SERVICES_FILE",
     "ApprovalTimeouts",
+    "ConfigParts",
     "DeclarationPolicy",
     "Duration",
     "EscalationPolicy",
@@ -411,69 +415,79 @@ ROSTER_FILE = "roster.yaml"
 SERVICES_FILE = "services.yaml"
 
 
-def _known(names: Mapping[str, object]) -> str:
-    return ", ".join(sorted(str(n) for n in names)) or "none"
+def _known(names: Collection[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
 
 
-def check_references(
-    *,
-    policy: Policy | None,
-    roster: Roster | None,
-    services: Services | None,
-    runbooks: Mapping[str, Runbook],
-    runbook_files: Mapping[str, str],
-) -> list[Problem]:
-    """The cross-file checks of :func:`cross_check`, run on whichever files did load.
+@dataclass(frozen=True)
+class ConfigParts:
+    """What could be read of each file, so cross-file checks still run when some file is broken.
 
-    A check that needs a file that failed to load is skipped (that file's own problems are reported
-    instead), so one broken file does not hide the problems in the others.
+    A name collection (``severity_names``, ``team_names``, ``handles``, ``service_names``) is the set
+    of keys a file defines, known even when some entries under them are invalid; ``None`` when the
+    file could not be read at all. The mappings hold only the entries that are valid on their own.
+    ``people_complete`` says every person entry is valid (else "nobody can be X" is not checked,
+    as the missing eligible person may be the invalid entry). A check whose inputs are missing is
+    skipped: that file's own problems are reported instead.
     """
+
+    severity_names: Collection[str] | None = None
+    declaration: DeclarationPolicy | None = None
+    escalation: EscalationPolicy | None = None
+    team_names: Collection[str] | None = None
+    handles: Collection[str] | None = None
+    people: Mapping[str, RosterPerson] = field(default_factory=dict)
+    people_complete: bool = False
+    service_names: Collection[str] | None = None
+    services: Mapping[str, Service] = field(default_factory=dict)
+    runbooks: Mapping[str, Runbook] = field(default_factory=dict)  # key: service
+    runbook_files: Mapping[str, str] = field(default_factory=dict)  # service -> runbooks/<file>.yaml
+
+    @classmethod
+    def of(cls, config: WarroomConfig, runbook_files: Mapping[str, str]) -> ConfigParts:
+        return cls(
+            severity_names=tuple(config.policy.severities),
+            declaration=config.policy.declaration,
+            escalation=config.policy.escalation,
+            team_names=tuple(config.roster.teams),
+            handles=tuple(config.roster.people),
+            people=config.roster.people,
+            people_complete=True,
+            service_names=tuple(config.services.services),
+            services=config.services.services,
+            runbooks=config.runbooks,
+            runbook_files=runbook_files,
+        )
+
+
+def check_references(parts: ConfigParts) -> list[Problem]:
+    """The cross-file checks of :func:`cross_check`, run on whatever :class:`ConfigParts` holds."""
     problems: list[Problem] = []
 
-    if policy is not None:
-        declaration = policy.declaration
+    declaration, severities = parts.declaration, parts.severity_names
+    if declaration is not None and severities is not None:
+        defined = ", ".join(severities)
         for label_value, severity in declaration.severity_map.items():
-            if severity not in policy.severities:
+            if severity not in severities:
                 problems.append(
                     Problem(
                         POLICY_FILE,
                         ("declaration", "severity_map", label_value),
-                        f"unknown severity {severity!r} (defined: {', '.join(policy.severities)})",
+                        f"unknown severity {severity!r} (defined: {defined})",
                     )
                 )
-        if declaration.default_severity not in policy.severities:
+        if declaration.default_severity not in severities:
             problems.append(
                 Problem(
                     POLICY_FILE,
                     ("declaration", "default_severity"),
-                    f"unknown severity {declaration.default_severity!r} "
-                    f"(defined: {', '.join(policy.severities)})",
+                    f"unknown severity {declaration.default_severity!r} (defined: {defined})",
                 )
             )
 
-    if roster is not None:
-        for handle, person in roster.people.items():
-            if person.team not in roster.teams:
-                problems.append(
-                    Problem(
-                        ROSTER_FILE,
-                        ("people", handle, "team"),
-                        f"unknown team {person.team!r} (teams: {_known(roster.teams)})",
-                    )
-                )
-        for role in Role:
-            if not roster.eligible(role):
-                problems.append(
-                    Problem(
-                        ROSTER_FILE,
-                        ("people",),
-                        f"nobody can be {role.value}: give at least one person this role",
-                    )
-                )
-
-    if policy is not None and roster is not None:
-        for index, handle in enumerate(policy.escalation.extra_responders):
-            if handle not in roster.people:
+    if parts.escalation is not None and parts.handles is not None:
+        for index, handle in enumerate(parts.escalation.extra_responders):
+            if handle not in parts.handles:
                 problems.append(
                     Problem(
                         POLICY_FILE,
@@ -482,26 +496,47 @@ def check_references(
                     )
                 )
 
-    if services is not None and roster is not None:
-        for name, service in services.services.items():
-            if service.owner not in roster.teams:
+    if parts.team_names is not None:
+        for handle, person in parts.people.items():
+            if person.team not in parts.team_names:
+                problems.append(
+                    Problem(
+                        ROSTER_FILE,
+                        ("people", handle, "team"),
+                        f"unknown team {person.team!r} (teams: {_known(parts.team_names)})",
+                    )
+                )
+    if parts.people_complete:
+        for role in Role:
+            if not any(role in person.roles for person in parts.people.values()):
+                problems.append(
+                    Problem(
+                        ROSTER_FILE,
+                        ("people",),
+                        f"nobody can be {role.value}: give at least one person this role",
+                    )
+                )
+
+    if parts.team_names is not None:
+        for name, service in parts.services.items():
+            if service.owner not in parts.team_names:
                 problems.append(
                     Problem(
                         SERVICES_FILE,
                         ("services", name, "owner"),
-                        f"unknown team {service.owner!r} (teams in roster.yaml: {_known(roster.teams)})",
+                        f"unknown team {service.owner!r} (teams in roster.yaml: {_known(parts.team_names)})",
                     )
                 )
 
-    for key, runbook in runbooks.items():
-        file = runbook_files.get(key, f"runbooks/{key}.yaml")
-        if services is not None and runbook.service not in services.services:
+    for key, runbook in parts.runbooks.items():
+        file = parts.runbook_files.get(key, f"runbooks/{key}.yaml")
+        if parts.service_names is not None and runbook.service not in parts.service_names:
             problems.append(
                 Problem(
                     file,
                     ("service",),
                     f"unknown service {runbook.service!r} "
-                    f"(services in services.yaml: {_known(services.services)})",
+                    f"(services in services.yaml: {_known(parts.service_names)})",
                 )
             )
         first_at: dict[str, int] = {}
@@ -525,12 +560,6 @@ def cross_check(config: WarroomConfig, runbook_files: dict[str, str]) -> list[Pr
     """What no single file can check: references between policy, roster, services and runbooks.
 
     ``runbook_files`` maps a service to its runbook's file name (``runbooks/checkout.yaml``).
-    Returns one :class:`Problem` per offending value, in file order; empty when all is well.
+    Returns one :class:`Problem` per offending value; empty when all is well.
     """
-    return check_references(
-        policy=config.policy,
-        roster=config.roster,
-        services=config.services,
-        runbooks=config.runbooks,
-        runbook_files=runbook_files,
-    )
+    return check_references(ConfigParts.of(config, runbook_files))
