@@ -88,23 +88,18 @@ def load_config(config_dir: Path) -> WarroomConfig:
     roster = _validate(roster_doc, Roster, problems)
     services = _validate(services_doc, Services, problems)
 
-    runbooks: dict[str, Runbook] = {}
-    runbook_files: dict[str, str] = {}
+    loaded: list[tuple[Path, str, Runbook]] = []
     runbooks_dir = config_dir / RUNBOOKS_DIR
     for path in sorted(runbooks_dir.glob("*.yaml")) if runbooks_dir.is_dir() else []:
         file = f"{RUNBOOKS_DIR}/{path.name}"
         runbook = _validate(read(file), Runbook, problems)
-        if runbook is None:
-            continue
-        if runbook.service != path.stem:
-            problems.append(
-                Problem(
-                    file,
-                    ("service",),
-                    f"this runbook is for service {runbook.service!r} but the file is named {path.name!r}; "
-                    f"name it {RUNBOOKS_DIR}/{runbook.service}.yaml",
-                )
-            )
+        if runbook is not None:
+            loaded.append((path, file, runbook))
+
+    runbooks: dict[str, Runbook] = {}
+    runbook_files: dict[str, str] = {}
+    # runbooks/<service>.yaml is the runbook of <service>; a second one for the same service is the odd one.
+    for path, file, runbook in sorted(loaded, key=lambda item: (item[2].service != item[0].stem, item[1])):
         if runbook.service in runbooks:
             problems.append(
                 Problem(
@@ -118,6 +113,15 @@ def load_config(config_dir: Path) -> WarroomConfig:
                 ConfigParts(runbooks={runbook.service: runbook}, runbook_files={runbook.service: file})
             )
             continue
+        if runbook.service != path.stem:
+            problems.append(
+                Problem(
+                    file,
+                    ("service",),
+                    f"this runbook is for service {runbook.service!r} but the file is named {path.name!r}; "
+                    f"name it {RUNBOOKS_DIR}/{runbook.service}.yaml",
+                )
+            )
         runbooks[runbook.service] = runbook
         runbook_files[runbook.service] = file
 
