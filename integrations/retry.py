@@ -12,6 +12,7 @@ server's ``Retry-After`` when known) and which are not (``None``). Time is injec
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -22,6 +23,8 @@ from typing import TypeVar
 from incident.errors import IntegrationError
 
 T = TypeVar("T")
+
+log = logging.getLogger("warroom.retry")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ def call_with_retry(
                 delay = max(0.0, verdict.retry_after_s)
             else:
                 delay = min(policy.backoff(attempt, rng), remaining)
+            log.warning(
+                "%s %s: attempt %d failed (%s); retrying in %.2f s", service, call, attempt, detail, delay
+            )
             policy.sleep(delay)
 
 

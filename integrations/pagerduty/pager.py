@@ -1,0 +1,304 @@
+"""``PagerDutyPager``: the :class:`~incident.ports.Pager` port on PagerDuty.
+
+Pages go out through the Events API v2 with ``dedup_key`` = the incident id, so a page sent twice
+(a retry, a rerun, a second intake replica) joins the open PagerDuty incident instead of opening a
+second one. Everything else goes through the REST API v2 on the incident whose ``incident_key`` is
+that dedup key (the open one, else the latest).
+
+Both vendor clients have their own retries switched off (see
+:mod:`integrations.pagerduty.credentials`); calls are retried here, bounded by a
+:class:`~integrations.retry.RetryPolicy`, and every REST request passes a
+:class:`~integrations.retry.RateLimiter` (PagerDuty allows 960 REST requests a minute). Failures
+become :class:`~incident.errors.IntegrationError` naming ``PagerDuty`` and the call; messages are
+built here from the status and PagerDuty's error body, never from the client's own messages (its
+401 message carries the end of the API token), and known secrets are scrubbed from them.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+import httpx2
+import pagerduty
+
+from incident.errors import IntegrationError
+from incident.ports import LogEntry, OnCall, PageReceipt, PageSeverity
+from integrations.pagerduty.credentials import PagerDutyCredentials
+from integrations.retry import (
+    PAGERDUTY_REST_PER_MINUTE,
+    RateLimiter,
+    Retryable,
+    RetryPolicy,
+    call_with_retry,
+    parse_retry_after,
+    scrub,
+)
+
+SERVICE = "PagerDuty"
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+OPEN_STATUSES = ("triggered", "acknowledged")
+
+T = TypeVar("T")
+
+
+class _NotYet(Exception):
+    """The incident for a dedup key is not visible yet (events are processed asynchronously)."""
+
+
+def _only_retryable(exc: BaseException) -> Retryable | None:
+    return exc if isinstance(exc, Retryable) else None
+
+
+def _vendor_message(response: httpx2.Response) -> str:
+    """PagerDuty's own words from an error body (REST ``{"error": ...}`` or Events ``{"message"}``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        parts = [str(error.get("message", "")).strip()]
+        parts += [str(e) for e in error.get("errors", []) or [] if e]
+    else:
+        parts = [str(body.get("message", "")).strip()]
+        parts += [str(e) for e in body.get("errors", []) or [] if e]
+    return "; ".join(p for p in parts if p)
+
+
+def _path_of(response: httpx2.Response) -> str:
+    try:
+        request = response.request
+    except RuntimeError:
+        return ""
+    return f" to {request.method} {request.url.path}"
+
+
+class PagerDutyPager:
+    """Pages through PagerDuty's Events API v2 and keeps the incident in step through the REST API."""
+
+    def __init__(
+        self,
+        credentials: PagerDutyCredentials,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._credentials = credentials
+        self._retry = retry or RetryPolicy()
+        self._limiter = limiter or RateLimiter.per_minute(PAGERDUTY_REST_PER_MINUTE)
+        self._events = credentials.get_events_client(timeout_s=timeout_s)
+        self._rest = credentials.get_rest_client(timeout_s=timeout_s)
+        self._rest.event_hooks["request"].append(self._before_rest_request)
+        self._user_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._events.close()
+        self._rest.close()
+
+    # the Pager port -----------------------------------------------------------------------------
+    def page(
+        self, dedup_key: str, summary: str, severity: PageSeverity, source: str, details: dict[str, str]
+    ) -> PageReceipt:
+        returned = self._call(
+            "page",
+            lambda: self._events.trigger(
+                summary, source, dedup_key=dedup_key, severity=severity, custom_details=dict(details)
+            ),
+        )
+        # trigger() returns the dedup key only after a 2xx answer whose status is "success".
+        return PageReceipt(dedup_key=str(returned), status="success")
+
+    def acknowledge(self, dedup_key: str) -> None:
+        self._call("acknowledge", lambda: self._events.acknowledge(dedup_key))
+
+    def resolve(self, dedup_key: str) -> None:
+        self._call("resolve", lambda: self._events.resolve(dedup_key))
+
+    def add_responders(self, dedup_key: str, responder_emails: Sequence[str], message: str) -> None:
+        call = "add_responders"
+        if not responder_emails:
+            return
+        incident = self._incident(call, dedup_key)
+        requester = self._user_id(call, self._credentials.from_email)
+        targets = [
+            {"responder_request_target": {"id": self._user_id(call, email), "type": "user_reference"}}
+            for email in dict.fromkeys(responder_emails)
+        ]
+        body = {"requester_id": requester, "message": message, "responder_request_targets": targets}
+        self._call(
+            call, lambda: self._rest.jpost(f"/incidents/{incident['id']}/responder_requests", json=body)
+        )
+
+    def post_status_update(self, dedup_key: str, message: str) -> None:
+        call = "post_status_update"
+        incident = self._incident(call, dedup_key)
+        self._call(
+            call,
+            lambda: self._rest.jpost(
+                f"/incidents/{incident['id']}/status_updates", json={"message": message}
+            ),
+        )
+
+    def add_note(self, dedup_key: str, content: str) -> None:
+        call = "add_note"
+        incident = self._incident(call, dedup_key)
+        path = f"/incidents/{incident['id']}/notes"
+        attempts = 0
+
+        def post_once() -> None:
+            # A retry after a timeout may follow a POST that did land: look before posting again.
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                notes = self._rest.jget(path)
+                existing = notes.get("notes", []) if isinstance(notes, dict) else []
+                if any(n.get("content") == content for n in existing):
+                    return
+            self._rest.jpost(path, json={"note": {"content": content}})
+
+        self._call(call, post_once)
+
+    def reassign(self, dedup_key: str, assignee_email: str) -> None:
+        call = "reassign"
+        incident = self._incident(call, dedup_key)
+        user_id = self._user_id(call, assignee_email)
+        change = {
+            "type": "incident_reference",
+            "assignments": [{"assignee": {"id": user_id, "type": "user_reference"}}],
+        }
+        # rput follows the incident's ``self`` URL.
+        self._call(call, lambda: self._rest.rput(incident, json=change))
+
+    def oncall(self, escalation_policy: str) -> list[OnCall]:
+        call = "oncall"
+        rows = self._call(
+            call,
+            lambda: list(
+                self._rest.iter_all("/oncalls", params={"escalation_policy_ids[]": [escalation_policy]})
+            ),
+        )
+        seen: dict[tuple[str, int], OnCall] = {}
+        for row in rows:
+            user = row.get("user") or {}
+            level = int(row.get("escalation_level") or 0)
+            user_id = str(user.get("id", ""))
+            if not user_id or (user_id, level) in seen:
+                continue
+            full = self._call(call, functools.partial(self._rest.rget, f"/users/{user_id}"))
+            if not isinstance(full, dict) or not full.get("email"):
+                raise IntegrationError(SERVICE, call, f"user {user_id} has no e-mail in PagerDuty's answer")
+            seen[(user_id, level)] = OnCall(
+                email=str(full["email"]),
+                name=str(full.get("name") or user.get("summary") or ""),
+                escalation_level=level,
+            )
+        return sorted(seen.values(), key=lambda o: (o.escalation_level, o.name, o.email))
+
+    def log_entries(self, dedup_key: str) -> list[LogEntry]:
+        call = "log_entries"
+        incident = self._incident(call, dedup_key)
+        rows = self._call(call, lambda: list(self._rest.iter_all(f"/incidents/{incident['id']}/log_entries")))
+        # PagerDuty lists newest first with times to the second: reverse, then a stable sort by
+        # time keeps same-second entries in the order they happened.
+        entries = [
+            LogEntry(
+                at=_parse_time(str(row["created_at"])),
+                type=str(row["type"]),
+                summary=str(row.get("summary") or ""),
+            )
+            for row in reversed(rows)
+        ]
+        return sorted(entries, key=lambda e: e.at)
+
+    # lookups ------------------------------------------------------------------------------------
+    def _incident(self, call: str, dedup_key: str) -> dict[str, Any]:
+        """The incident for ``dedup_key``: the open one, else the latest; retried while not visible."""
+
+        def find() -> dict[str, Any]:
+            found = list(
+                self._rest.iter_all("/incidents", params={"incident_key": dedup_key, "date_range": "all"})
+            )
+            matching = [i for i in found if i.get("incident_key") == dedup_key]
+            if not matching:
+                raise _NotYet(f"no PagerDuty incident has dedup key {dedup_key!r} (yet)")
+            open_ones = [i for i in matching if i.get("status") in OPEN_STATUSES]
+            pool = open_ones or matching
+            return max(pool, key=lambda i: (str(i.get("created_at", "")), int(i.get("incident_number") or 0)))
+
+        return self._call(call, find)
+
+    def _user_id(self, call: str, email: str) -> str:
+        key = email.strip().lower()
+        with self._lock:
+            cached = self._user_ids.get(key)
+        if cached is not None:
+            return cached
+        users = self._call(call, lambda: list(self._rest.iter_all("/users", params={"query": email.strip()})))
+        for user in users:
+            if str(user.get("email", "")).lower() == key:
+                with self._lock:
+                    self._user_ids[key] = str(user["id"])
+                return str(user["id"])
+        raise IntegrationError(SERVICE, call, f"no PagerDuty user has the e-mail address {email!r}")
+
+    # plumbing -----------------------------------------------------------------------------------
+    def _before_rest_request(self, request: httpx2.Request) -> None:
+        self._limiter.acquire()
+
+    def _secrets(self) -> tuple[str, ...]:
+        creds = self._credentials
+        return (creds.api_token.get_secret_value(), creds.routing_key.get_secret_value())
+
+    def _call(self, call: str, fn: Callable[[], T]) -> T:
+        hidden = self._secrets()
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except _NotYet as exc:
+                raise Retryable(None, None, str(exc)) from exc
+            except pagerduty.Error as exc:
+                self._translate(call, exc, hidden)
+            except httpx2.TransportError as exc:
+                raise Retryable(
+                    None, None, scrub(f"network error: {_describe_transport(exc)}", hidden)
+                ) from exc
+
+        return call_with_retry(SERVICE, call, attempt, self._retry, _only_retryable, secrets=hidden)
+
+    @staticmethod
+    def _translate(call: str, exc: pagerduty.Error, hidden: tuple[str, ...]) -> NoReturn:
+        response = exc.response
+        if response is None:
+            cause = exc.__cause__
+            if isinstance(cause, httpx2.TransportError):
+                raise Retryable(
+                    None, None, scrub(f"network error: {_describe_transport(cause)}", hidden)
+                ) from exc
+            raise IntegrationError(
+                SERVICE, call, "the PagerDuty client failed without an HTTP answer"
+            ) from exc
+        status = response.status_code
+        said = _vendor_message(response)
+        detail = scrub(f"HTTP {status}{_path_of(response)}" + (f": {said}" if said else ""), hidden)
+        if status == 401:
+            detail += " (check the API token: WARROOM_PAGERDUTY_API_TOKEN or the PagerDutyCredentials block)"
+        if status in RETRYABLE_STATUSES:
+            raise Retryable(status, parse_retry_after(response.headers.get("retry-after")), detail) from exc
+        raise IntegrationError(SERVICE, call, detail, status) from exc
+
+
+def _describe_transport(exc: httpx2.TransportError) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
