@@ -1,0 +1,488 @@
+"""The incident ledger (DESIGN §4): every fact about an incident, appended once, in order.
+
+SQLite (WAL) is the embedded default, PostgreSQL (psycopg 3) the production store. Writers use
+optimistic concurrency: ``append(event, expected_seq)`` stores the event as ``expected_seq + 1`` or
+refuses with :class:`LedgerConflictError`, so two writers never both act on the same view.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, Row, bindparam, create_engine, event, func, select, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from incident.errors import LedgerConflictError, LedgerError
+from incident.events import AnyEvent, Closed, Declared, Event, PhaseChanged, Recorded, event_from_parts
+from incident.models import Phase
+from integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents
+
+Clock = Callable[[], datetime]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_BUSY_TIMEOUT_MS = 30_000
+_PG_CONNECT_TIMEOUT_S = 10
+_PG_MIGRATION_LOCK = 0x7761_7272_6F6F_6D  # pg_advisory_xact_lock key: "warroom"
+_READ_ONLY = "warroom_ledger_read_only"
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One incident as the ``incidents`` projection lists it."""
+
+    incident_id: str
+    status: str
+    phase: str
+    service: str | None
+    severity: str | None
+    title: str | None
+    drill: bool
+    opened_at: datetime
+    declared_at: datetime | None
+    closed_at: datetime | None
+    last_seq: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One raw alert body as received, with what became of it."""
+
+    id: int
+    received_at: datetime
+    source: str
+    headers: dict[str, str]
+    body: str
+    status: str
+    reason: str | None
+    incident_id: str | None
+    fingerprint: str | None
+
+
+def default_url(home: Path) -> str:
+    """The embedded ledger under ``home`` (``$WARROOM_HOME``): ``sqlite:///{home}/ledger.db``."""
+    home = home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home}/ledger.db"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the ledger's migrations, run on ``connection`` when given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+class Ledger:
+    """The ledger on one database. Thread-safe; open it with :meth:`Ledger.open`."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._url = engine.url.render_as_string(hide_password=True)
+        self._password = engine.url.password
+
+    @classmethod
+    def open(cls, url: str, clock: Clock) -> Ledger:
+        """Connect to ``url`` and bring its schema to the latest migration."""
+        ledger = cls(_create_engine(url), clock)
+        try:
+            ledger._upgrade()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._url
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def append(self, event: Event, expected_seq: int) -> Recorded:
+        """Store ``event`` as seq ``expected_seq + 1`` (``expected_seq`` = the last seq you saw).
+
+        The same idempotency key again returns what was stored the first time and writes nothing.
+        Raises :class:`LedgerConflictError` when the incident is not at ``expected_seq``.
+        """
+        if expected_seq < 0:
+            raise LedgerError(f"expected_seq must be 0 (a new incident) or more, not {expected_seq}")
+        rebuilt = _rebuild(event)
+        try:
+            with self._engine.begin() as conn:
+                stored = _find(conn, event.idempotency_key)
+                if stored is not None:
+                    return _same_intent(stored, event)
+                current = _last_seq(conn, event.incident_id)
+                if current != expected_seq:
+                    # On PostgreSQL each statement sees the latest commits: the seq that moved on
+                    # may be this very key, stored by a concurrent writer since the lookup above.
+                    stored = _find(conn, event.idempotency_key)
+                    if stored is not None:
+                        return _same_intent(stored, event)
+                    raise LedgerConflictError(_conflict(event.incident_id, expected_seq, current))
+                recorded = Recorded(
+                    event_id=str(uuid.uuid4()),
+                    seq=expected_seq + 1,
+                    recorded_at=_utc(self._clock(), "the clock's time"),
+                    event=rebuilt,
+                )
+                conn.execute(_INSERT_EVENT, _event_values(recorded))
+                _project(conn, recorded)
+            return recorded
+        except IntegrityError as exc:
+            lost_race = exc
+        except SQLAlchemyError as exc:
+            raise LedgerError(self._describe(f"appending to {event.incident_id}", exc)) from exc
+        # Another writer committed this key, or this seq, between our read and our insert.
+        stored = self.find(event.idempotency_key)
+        if stored is not None:
+            return _same_intent(stored, event)
+        current = self.last_seq(event.incident_id)
+        if current != expected_seq:
+            raise LedgerConflictError(_conflict(event.incident_id, expected_seq, current)) from lost_race
+        raise LedgerError(self._describe(f"appending to {event.incident_id}", lost_race)) from lost_race
+
+    def last_seq(self, incident_id: str) -> int:
+        """The incident's last seq, 0 when it has no events."""
+        with self._read(f"reading the last seq of {incident_id}") as conn:
+            return _last_seq(conn, incident_id)
+
+    def stream(self, incident_id: str, after_seq: int = 0) -> list[Recorded]:
+        """The incident's events after ``after_seq``, in order."""
+        query = (
+            select(events)
+            .where(events.c.incident_id == incident_id, events.c.seq > after_seq)
+            .order_by(events.c.seq)
+        )
+        with self._read(f"reading the events of {incident_id}") as conn:
+            rows = conn.execute(query).all()
+        return [_recorded(row) for row in rows]
+
+    def find(self, idempotency_key: str) -> Recorded | None:
+        """The event stored under ``idempotency_key``, if any."""
+        with self._read("looking up an idempotency key") as conn:
+            return _find(conn, idempotency_key)
+
+    def list_incidents(
+        self,
+        status: str | None = None,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_drills: bool = True,
+        limit: int = 100,
+    ) -> list[IncidentRow]:
+        """Incidents opened in ``[since, until)``, newest first."""
+        if status is not None and status not in INCIDENT_STATUSES:
+            raise LedgerError(
+                f"unknown incident status {status!r}: use one of {', '.join(INCIDENT_STATUSES)}"
+            )
+        if limit < 1:
+            raise LedgerError(f"limit must be 1 or more, not {limit}")
+        query = select(incidents)
+        if status is not None:
+            query = query.where(incidents.c.status == status)
+        if service is not None:
+            query = query.where(incidents.c.service == service)
+        if since is not None:
+            query = query.where(incidents.c.opened_at >= _utc(since, "since"))
+        if until is not None:
+            query = query.where(incidents.c.opened_at < _utc(until, "until"))
+        if not include_drills:
+            query = query.where(incidents.c.drill.is_(False))
+        query = query.order_by(incidents.c.opened_at.desc(), incidents.c.incident_id.desc()).limit(limit)
+        with self._read("listing incidents") as conn:
+            return [IncidentRow(**row._asdict()) for row in conn.execute(query)]
+
+    # -- inbox ----------------------------------------------------------------------------------
+
+    def store_inbox(
+        self, source: str, headers: dict[str, str], body: bytes, received_at: datetime | None = None
+    ) -> int:
+        """Keep a raw alert body before anything else is done with it; returns its inbox id.
+
+        The body is stored as UTF-8 text: invalid bytes (and NUL, which PostgreSQL refuses) become
+        U+FFFD, so no alert is lost for its encoding.
+        """
+        values = {
+            "received_at": _utc(received_at if received_at is not None else self._clock(), "received_at"),
+            "source": source,
+            "headers": dict(headers),
+            "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+            "status": "received",
+        }
+        with self._write(f"storing an alert from {source} in the inbox") as conn:
+            return int(conn.execute(inbox.insert().values(values).returning(inbox.c.id)).scalar_one())
+
+    def mark_inbox(
+        self,
+        inbox_id: int,
+        status: str,
+        reason: str | None = None,
+        incident_id: str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        """Record what became of an inbox row. Fields left as None keep their stored value."""
+        if status not in INBOX_STATUSES:
+            raise LedgerError(f"unknown inbox status {status!r}: use one of {', '.join(INBOX_STATUSES)}")
+        given = {"reason": reason, "incident_id": incident_id, "fingerprint": fingerprint}
+        changes = {"status": status, **{k: v for k, v in given.items() if v is not None}}
+        with self._write(f"marking inbox row {inbox_id} {status}") as conn:
+            result = conn.execute(inbox.update().where(inbox.c.id == inbox_id).values(changes))
+            if result.rowcount == 0:
+                raise LedgerError(f"inbox row {inbox_id} does not exist")
+
+    def inbox_rows(self, status: str | None = None, limit: int = 1000) -> list[InboxRow]:
+        """Inbox rows in the order they arrived, optionally only those with ``status``."""
+        query = select(inbox).order_by(inbox.c.id).limit(limit)
+        if status is not None:
+            query = query.where(inbox.c.status == status)
+        with self._read("reading the inbox") as conn:
+            return [InboxRow(**row._asdict()) for row in conn.execute(query)]
+
+    def count_inbox(self, status: str | None = None) -> int:
+        query = select(func.count()).select_from(inbox)
+        if status is not None:
+            query = query.where(inbox.c.status == status)
+        with self._read("counting the inbox") as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _upgrade(self) -> None:
+        with self._write("migrating the schema to the latest revision") as conn:
+            if conn.dialect.name == "postgresql":  # two processes opening a fresh database at once
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(conn), "head")
+            except CommandError as exc:
+                raise LedgerError(
+                    f"cannot migrate the ledger at {self._url}: {exc} "
+                    "(is the database newer than this warroom? upgrade warroom)"
+                ) from exc
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise LedgerError(self._describe(what, exc)) from exc
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(**{_READ_ONLY: True})
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise LedgerError(self._describe(what, exc)) from exc
+
+    def _describe(self, what: str, exc: SQLAlchemyError) -> str:
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        detail = lines[0] if lines else type(cause).__name__
+        if self._password:
+            detail = detail.replace(self._password, "***")
+        return f"ledger at {self._url}: {what} failed: {detail}"
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise LedgerError(
+            "the ledger's database URL does not parse: use sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S}
+        )
+    raise LedgerError(
+        f"the ledger runs on sqlite or postgresql, not {backend!r} "
+        f"({parsed.render_as_string(hide_password=True)})"
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    """SQLite in WAL mode; every write transaction takes the write lock at BEGIN (IMMEDIATE).
+
+    Taking it up front means concurrent writers queue on ``busy_timeout`` instead of failing with
+    "database is locked" when a read lock cannot be upgraded. Readers use a plain BEGIN.
+    An in-memory database lives on one shared connection: single-threaded use only (tests).
+    """
+    in_memory = url.database in (None, "", ":memory:")
+    engine = create_engine(url, poolclass=StaticPool) if in_memory else create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise LedgerError(f"{what} {value.isoformat()} has no timezone: give the ledger UTC times")
+    return value.astimezone(UTC)
+
+
+def _conflict(incident_id: str, expected_seq: int, current: int) -> str:
+    if current > expected_seq:
+        return (
+            f"incident {incident_id} moved on to seq {current} while you expected {expected_seq}: "
+            "re-read and decide again"
+        )
+    return (
+        f"incident {incident_id} is at seq {current}, not {expected_seq} as you expected "
+        "(sequences have no gaps): re-read and decide again"
+    )
+
+
+def _rebuild(event: Event) -> AnyEvent:
+    """The event as ``stream`` will read it back (times in UTC); refused if it would not read back."""
+    try:
+        return event_from_parts(
+            event.kind,
+            event.payload(),
+            incident_id=event.incident_id,
+            actor=event.actor,
+            occurred_at=_utc(event.occurred_at, "occurred_at"),
+            idempotency_key=event.idempotency_key,
+        )
+    except ValidationError as exc:
+        raise LedgerError(f"cannot record a {event.kind!r} event: it does not read back: {exc}") from exc
+
+
+# The append path's statements, built once: building them per call cost more than SQLite's commit.
+_LAST_SEQ = select(func.max(events.c.seq)).where(events.c.incident_id == bindparam("incident_id"))
+_BY_KEY = select(events).where(events.c.idempotency_key == bindparam("key"))
+_INSERT_EVENT = events.insert()
+_INSERT_INCIDENT = incidents.insert()
+_UPDATE_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id"))
+
+
+def _last_seq(conn: Connection, incident_id: str) -> int:
+    return int(conn.execute(_LAST_SEQ, {"incident_id": incident_id}).scalar_one() or 0)
+
+
+def _find(conn: Connection, idempotency_key: str) -> Recorded | None:
+    row = conn.execute(_BY_KEY, {"key": idempotency_key}).one_or_none()
+    return None if row is None else _recorded(row)
+
+
+def _same_intent(stored: Recorded, event: Event) -> Recorded:
+    """A replay of the same key returns what was stored, if it is the same kind of fact."""
+    if (stored.event.incident_id, stored.event.kind) != (event.incident_id, event.kind):
+        raise LedgerError(
+            f"idempotency key {event.idempotency_key!r} already records a {stored.event.kind} event "
+            f"of {stored.event.incident_id} (seq {stored.seq}), not a {event.kind} event of "
+            f"{event.incident_id}: a key must name one intent"
+        )
+    return stored
+
+
+def _recorded(row: Row[Any]) -> Recorded:
+    try:
+        rebuilt = event_from_parts(
+            row.kind,
+            row.payload,
+            incident_id=row.incident_id,
+            actor=row.actor,
+            occurred_at=row.occurred_at,
+            idempotency_key=row.idempotency_key,
+        )
+        return Recorded(event_id=row.event_id, seq=row.seq, recorded_at=row.recorded_at, event=rebuilt)
+    except ValidationError as exc:
+        raise LedgerError(
+            f"event {row.event_id} (seq {row.seq} of {row.incident_id}) does not read as a "
+            f"{row.kind!r} event: {exc}"
+        ) from exc
+
+
+def _event_values(recorded: Recorded) -> dict[str, Any]:
+    ev = recorded.event
+    return {
+        "event_id": recorded.event_id,
+        "incident_id": ev.incident_id,
+        "seq": recorded.seq,
+        "kind": ev.kind,
+        "payload": ev.payload(),
+        "actor": ev.actor,
+        "occurred_at": ev.occurred_at,
+        "recorded_at": recorded.recorded_at,
+        "idempotency_key": ev.idempotency_key,
+    }
+
+
+def _project(conn: Connection, recorded: Recorded) -> None:
+    """Keep the ``incidents`` row in step with the event, in the append's transaction."""
+    ev = recorded.event
+    changes: dict[str, Any] = {"last_seq": recorded.seq, "updated_at": recorded.recorded_at}
+    if isinstance(ev, Declared):
+        changes.update(
+            status="open",
+            phase=Phase.DECLARED.value,
+            service=ev.service,
+            severity=ev.severity,
+            title=ev.title,
+            drill=ev.drill,
+            declared_at=ev.occurred_at,
+        )
+    elif isinstance(ev, PhaseChanged):
+        changes["phase"] = ev.to.value
+    elif isinstance(ev, Closed):
+        changes.update(status="closed", phase=Phase.CLOSED.value, closed_at=ev.occurred_at)
+    if recorded.seq == 1:
+        first = {
+            "incident_id": ev.incident_id,
+            "status": "pending",
+            "phase": Phase.PENDING.value,
+            "drill": False,
+            "opened_at": ev.occurred_at,
+        }
+        conn.execute(_INSERT_INCIDENT, {**first, **changes})
+    else:
+        conn.execute(_UPDATE_INCIDENT, {"b_incident_id": ev.incident_id, **changes})
