@@ -1,0 +1,86 @@
+"""The schema comes only from the alembic migrations, and they agree with ``schema.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect
+
+from integrations.ledger import Ledger
+from integrations.ledger.ledger import alembic_config
+
+from .helpers import FakeClock, declared
+
+EXPECTED_INDEXES = {
+    "events": {"ix_events_kind"},
+    "incidents": {
+        "ix_incidents_status_service",
+        "ix_incidents_declared_at",
+        "ix_incidents_service_declared_at",
+        "ix_incidents_opened_at",
+    },
+    "inbox": {"ix_inbox_status_received_at", "ix_inbox_fingerprint"},
+}
+
+
+@pytest.fixture
+def engine(ledger_url: str) -> Iterator[Engine]:
+    engine = create_engine(ledger_url)
+    yield engine
+    engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def test_a_fresh_database_reaches_head(ledger_url: str, engine: Engine) -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert current_revision(engine) is None
+
+    Ledger.open(ledger_url, FakeClock()).close()
+
+    assert len(heads) == 1
+    assert current_revision(engine) == heads[0]
+    tables = inspect(engine)
+    assert set(tables.get_table_names()) == {"events", "incidents", "inbox", "alembic_version"}
+    for table, expected in EXPECTED_INDEXES.items():
+        indexes = tables.get_indexes(table)  # PostgreSQL lists unique constraints as indexes too
+        assert {ix["name"] for ix in indexes if not ix.get("duplicates_constraint")} == expected
+    unique = {tuple(c["column_names"]) for c in tables.get_unique_constraints("events")}
+    assert {("idempotency_key",), ("incident_id", "seq")} <= unique
+
+
+def test_the_migrations_match_the_tables_the_code_uses(ledger_url: str, engine: Engine) -> None:
+    Ledger.open(ledger_url, FakeClock()).close()
+
+    with engine.connect() as conn:
+        command.check(alembic_config(conn))  # raises if schema.py and the migrations differ
+
+
+def test_opening_twice_is_idempotent(ledger_url: str, engine: Engine) -> None:
+    with Ledger.open(ledger_url, FakeClock()) as first:
+        recorded = first.append(declared("INC-1"), 0)
+        with Ledger.open(ledger_url, FakeClock()) as second:  # while the first is still open
+            assert second.stream("INC-1") == [recorded]
+
+    with Ledger.open(ledger_url, FakeClock()) as again:
+        assert again.stream("INC-1") == [recorded]
+    assert current_revision(engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_downgrade_to_base_then_upgrade_again(ledger_url: str, engine: Engine) -> None:
+    Ledger.open(ledger_url, FakeClock()).close()
+
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    assert current_revision(engine) is None
+    with Ledger.open(ledger_url, FakeClock()) as ledger:
+        assert ledger.append(declared("INC-1"), 0).seq == 1
