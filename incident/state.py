@@ -52,7 +52,8 @@ ALLOWED: dict[Phase, frozenset[str]] = {
     Phase.RESTORING: _ANYTIME_OPEN | {"mitigation_applied"},
     Phase.PRESERVING_EVIDENCE: _ANYTIME_OPEN | {"evidence_preserved"},
     Phase.REVERTING: _ANYTIME_OPEN | {"evidence_preserved", "closed"},
-    Phase.CLOSED: frozenset({"alert_attached", "alert_resolved", "followup_filed"}),
+    # after close: late alerts, the final status update and the postmortem follow-up
+    Phase.CLOSED: frozenset({"alert_attached", "alert_resolved", "followup_filed", "status_update_posted"}),
 }
 
 #: phase -> the phase a ``phase_changed`` event may lead to (the chapter's priorities, in order).
@@ -100,6 +101,8 @@ class IncidentState:
     commanders: list[str] = field(default_factory=list)  # every IC in order, for the retrospective
     last_status_update_at: datetime | None = None
     last_checkpoint_at: datetime | None = None
+    checkpoints: int = 0  # checkpoints answered
+    handoffs_offered: int = 0
     escalations: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)  # oldest first
 
@@ -253,6 +256,7 @@ def _handoff_offered(s: IncidentState, e: ev.HandoffOffered) -> None:
     if e.to == s.commander:
         raise _refuse(s, e, f"{e.to} is already the incident commander")
     s.handoff = HandoffOffer(by=e.actor, to=e.to, briefing=e.briefing, at=e.occurred_at)
+    s.handoffs_offered += 1
 
 
 def _handoff_accepted(s: IncidentState, e: ev.HandoffAccepted) -> None:
@@ -277,6 +281,7 @@ def _handoff_lapsed(s: IncidentState, e: ev.HandoffLapsed) -> None:
 def _checkpoint(s: IncidentState, e: ev.CheckpointAnswered) -> None:
     _require_actor(s, e, Role.INCIDENT_COMMANDER, "answering the checkpoint")
     s.last_checkpoint_at = e.occurred_at
+    s.checkpoints += 1
 
 
 def _alert_attached(s: IncidentState, e: ev.AlertAttached) -> None:

@@ -56,7 +56,8 @@ def test_declaration_sets_the_commander_and_the_phase() -> None:
         (Phase.PRESERVING_EVIDENCE, "evidence_preserved", True),
         (Phase.STABILISING, "closed", False),
         (Phase.REVERTING, "closed", True),
-        (Phase.CLOSED, "status_update_posted", False),
+        (Phase.CLOSED, "status_update_posted", True),
+        (Phase.CLOSED, "mitigation_applied", False),
         (Phase.CLOSED, "declared", False),
     ],
 )

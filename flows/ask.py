@@ -1,0 +1,121 @@
+"""Asking a person: a paused flow run with a form, a timeout from policy, and escalation.
+
+A pause never fails an incident: when the timeout passes, warroom records an escalation, pages the
+policy's extra responders (up to ``max_rounds`` times per question) and asks again. Only a question
+that may lapse (a handoff offer) returns ``None`` on timeout instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from prefect import pause_flow_run
+from prefect.exceptions import FlowPauseTimeout
+from prefect.input import RunInput
+
+from flows.forms import prefilled
+from incident import events as ev
+from incident.errors import IllegalTransitionError
+from incident.events import Recorded
+from incident.models import Role
+from incident.state import IncidentState, check
+from tasks.document import document
+from tasks.ledger import envelope, load_state, record_event
+from tasks.paging import request_responders
+from tasks.runtime import current_runtime
+
+
+def plain(value: Any) -> Any:
+    """A form's enum answer as the plain string it stands for."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def handles() -> list[str]:
+    return sorted(current_runtime().config.roster.people)
+
+
+def ask(
+    incident_id: str,
+    form: type[RunInput],
+    *,
+    question: str,
+    key: str,
+    timeout: timedelta,
+    role: Role = Role.INCIDENT_COMMANDER,
+    person: str | None = None,
+    audience: str | None = None,
+    problem: str | None = None,
+    may_lapse: bool = False,
+    **prefill: Any,
+) -> Any:
+    """Show ``form`` to whoever holds ``role`` (or to ``person``) and wait for the answer.
+
+    ``key`` names the question (``INC-1:mitigation:2``); each escalation is recorded once.
+    ``problem`` is shown first when a previous answer was refused.
+    """
+    rt = current_runtime()
+    round_ = 0
+    while True:
+        state = load_state(incident_id)
+        who = person or state.holder(role)
+        lines = [f"## {incident_id} · for the {audience or role.label}: **{who}**", "", question]
+        if problem:
+            lines = [f"> **Not recorded:** {problem}. Please answer again.", "", *lines]
+        lines += ["", "---", "", document(state)]
+        try:
+            return pause_flow_run(
+                wait_for_input=prefilled(form, "\n".join(lines), **prefill),
+                timeout=max(1, int(timeout.total_seconds())),
+                poll_interval=rt.form_poll_seconds,
+            )
+        except FlowPauseTimeout:
+            if may_lapse:
+                return None
+            round_ += 1
+            escalate(
+                incident_id,
+                f"{key}:escalation:{round_}",
+                round_,
+                f"no answer from the {audience or role.label} ({who}) within {timeout}",
+            )
+
+
+def escalate(incident_id: str, key: str, round_: int, reason: str) -> None:
+    policy = current_runtime().config.policy.escalation
+    if round_ <= policy.max_rounds:
+        request_responders(incident_id, key, list(policy.extra_responders), reason)
+    else:
+        record_event(ev.Escalated(**envelope(incident_id, key), reason=f"{reason} (no one more to page)"))
+
+
+def ask_for_event(
+    incident_id: str,
+    form: type[RunInput],
+    to_event: Callable[[Any, IncidentState], ev.Event | str | None],
+    **ask_args: Any,
+) -> tuple[Any, Recorded | None]:
+    """Ask until the answer makes a fact the core accepts, then record it.
+
+    ``to_event`` turns an answer into the fact to record, or into a problem (a string) to show when
+    asking again, or into ``None`` when the answer records nothing. A fact the core refuses (say, a
+    mitigation approved by someone who is not the operations lead) is shown as the problem too.
+    """
+    problem = None
+    while True:
+        answer = ask(incident_id, form, problem=problem, **ask_args)
+        state = load_state(incident_id)
+        result = to_event(answer, state)
+        if isinstance(result, str):
+            problem = result
+            continue
+        if result is None:
+            return answer, None
+        try:
+            check(state, result)
+        except IllegalTransitionError as refused:
+            problem = str(refused).removeprefix(f"{incident_id}: ")
+            continue
+        return answer, record_event(result)

@@ -1,0 +1,73 @@
+"""Reading and writing the incident's facts. Every write names its intent (the idempotency key)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prefect import task
+
+from incident.errors import LedgerConflictError
+from incident.events import Event, Recorded
+from incident.state import IncidentState, check, fold
+from tasks.runtime import current_runtime
+
+T = TypeVar("T")
+CONFLICT_RETRIES = 20
+
+
+def envelope(incident_id: str, key: str, actor: str = "warroom") -> dict[str, Any]:
+    """The fields every fact carries, stamped with the runtime's clock."""
+    return {
+        "incident_id": incident_id,
+        "actor": actor,
+        "occurred_at": current_runtime().clock(),
+        "idempotency_key": key,
+    }
+
+
+def load_state(incident_id: str) -> IncidentState:
+    """The incident as the ledger knows it now."""
+    return fold(current_runtime().ledger.stream(incident_id), incident_id)
+
+
+def done(idempotency_key: str) -> Recorded | None:
+    """The stored fact for this intent, if it was already recorded."""
+    return current_runtime().ledger.find(idempotency_key)
+
+
+def record(event: Event) -> Recorded:
+    """Append ``event`` once. A fact recorded before (same key) is returned as stored.
+
+    The core checks the event against the latest state before it is written; if another writer (a
+    handoff running beside the lifecycle) got in first, the state is re-read and checked again.
+    """
+    ledger = current_runtime().ledger
+    for _ in range(CONFLICT_RETRIES):
+        stored = ledger.find(event.idempotency_key)
+        if stored is not None:
+            return stored
+        state = load_state(event.incident_id)
+        check(state, event)
+        try:
+            return ledger.append(event, state.version)
+        except LedgerConflictError:
+            continue
+    raise LedgerConflictError(
+        f"{event.incident_id}: could not record {event.kind} after {CONFLICT_RETRIES} conflicting writes"
+    )
+
+
+def once(key: str, effect: Callable[[], T], fact: Callable[[T], Event]) -> Recorded:
+    """Run a side effect for an intent at most once: skip it if its fact is in the ledger already.
+
+    The vendors' own deduplication (PagerDuty's dedup key, the Jira intent label) covers a crash
+    between the effect and the write of its fact.
+    """
+    stored = done(key)
+    if stored is not None:
+        return stored
+    return record(fact(effect()))
+
+
+record_event = task(name="record_event")(record)

@@ -1,0 +1,74 @@
+"""Side effects on the pager (PagerDuty): each a small task keyed by the incident and its intent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import get_run_logger, task
+
+from incident import events as ev
+from incident.events import Recorded
+from incident.models import Role
+from tasks.ledger import envelope, load_state, once
+from tasks.runtime import current_runtime
+
+ACTOR = "warroom"
+
+@task(name="page_oncall")
+def page_oncall(incident_id: str, summary: str, severity: str, service: str) -> Recorded:
+    """Page the service's on-call. The dedup key is the incident id, so PagerDuty pages once."""
+    rt = current_runtime()
+    page_severity = rt.config.policy.severity(severity).page_severity
+    target = rt.config.services.services[service].escalation_policy
+    key = f"{incident_id}:paged"
+
+    def page() -> str:
+        receipt = rt.pager.page(
+            dedup_key=incident_id,
+            summary=f"[{severity}] {summary}",
+            severity=page_severity,
+            source=f"warroom/{service}",
+            details={"incident": incident_id, "service": service, "severity": severity},
+        )
+        get_run_logger().info("paged %s for %s (dedup key %s)", target, incident_id, receipt.dedup_key)
+        return receipt.dedup_key
+
+    return once(key, page, lambda dedup: ev.Paged(**envelope(incident_id, key), dedup_key=dedup,
+                                                  target=target))
+
+
+@task(name="request_responders")
+def request_responders(incident_id: str, key: str, handles: Sequence[str], reason: str) -> Recorded:
+    """Page more people onto the incident (a responder request), recorded as an escalation."""
+    rt = current_runtime()
+    emails = [rt.config.person(h).email for h in handles]
+    message = f"{rt.config.policy.escalation.message} ({reason})"
+    return once(
+        key,
+        lambda: rt.pager.add_responders(incident_id, emails, message),
+        lambda _: ev.Escalated(**envelope(incident_id, key), reason=reason, responders=tuple(handles)),
+    )
+
+
+@task(name="post_status_update")
+def post_status_update(incident_id: str, key: str, message: str) -> Recorded:
+    """The communications lead's update: PagerDuty status update and a comment on the Jira ticket."""
+    rt = current_runtime()
+    state = load_state(incident_id)
+    actor = state.holder(Role.COMMUNICATIONS_LEAD) or ACTOR
+
+    def post() -> None:
+        rt.pager.post_status_update(incident_id, message)
+        if state.ticket:
+            rt.tracker.comment(state.ticket[0], f"Status update from {actor}: {message}")
+
+    return once(
+        key, post,
+        lambda _: ev.StatusUpdatePosted(**envelope(incident_id, key, actor), message=message),
+    )
+
+
+@task(name="resolve_page")
+def resolve_page(incident_id: str) -> None:
+    """Resolve the PagerDuty incident (resolving twice is harmless at PagerDuty)."""
+    current_runtime().pager.resolve(incident_id)

@@ -1,0 +1,53 @@
+"""Side effects on the tracker (Jira): the incident ticket, follow-ups, comments and transitions."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from incident import events as ev
+from incident.events import Recorded
+from incident.models import FollowUpKind
+from tasks.ledger import envelope, once
+from tasks.runtime import current_runtime
+
+
+@task(name="open_incident_ticket")
+def open_incident_ticket(incident_id: str, service: str, summary: str, description: str) -> Recorded:
+    rt = current_runtime()
+    project = rt.config.services.services[service].jira_project
+    key = f"{incident_id}:ticket"
+    return once(
+        key,
+        lambda: rt.tracker.open_ticket(incident_id, project, summary, description),
+        lambda t: ev.TicketOpened(**envelope(incident_id, key), key=t.key, url=t.url),
+    )
+
+
+@task(name="file_followup")
+def file_followup(
+    incident_id: str, service: str, intent: str, kind: FollowUpKind, summary: str, description: str
+) -> Recorded:
+    """File a follow-up once per intent: Jira is searched for the intent's label before creating."""
+    rt = current_runtime()
+    project = rt.config.services.services[service].jira_project
+    key = f"{incident_id}:followup:{intent}"
+    return once(
+        key,
+        lambda: rt.tracker.file_followup(incident_id, project, intent, kind, summary, description),
+        lambda f: ev.FollowUpFiled(**envelope(incident_id, key), followup=f),
+    )
+
+
+@task(name="comment_ticket")
+def comment_ticket(ticket: str, body: str) -> None:
+    current_runtime().tracker.comment(ticket, body)
+
+
+@task(name="transition_ticket")
+def transition_ticket(ticket: str, name: str) -> None:
+    current_runtime().tracker.transition(ticket, name)
+
+
+@task(name="link_ticket")
+def link_ticket(ticket: str, url: str, title: str) -> None:
+    current_runtime().tracker.link(ticket, url, title)
