@@ -6,6 +6,8 @@
 - ``fake_clock``: a clock whose ``sleep`` advances ``monotonic`` at once, for retry policies and
   rate limiters: tests never sleep to wait for time.
 - ``pager``: a :class:`~integrations.pagerduty.pager.PagerDutyPager` on the sandbox, on the fake clock.
+- ``jira_sandbox``: a fresh Jira Cloud sandbox per test, over TLS; see :class:`JiraSandbox`.
+- ``tracker``: a :class:`~integrations.jira.tracker.JiraTracker` on the Jira sandbox, on the fake clock.
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from integrations.jira.credentials import JiraCredentials
+from integrations.jira.tracker import JiraTracker
 from integrations.pagerduty.credentials import PagerDutyCredentials
 from integrations.pagerduty.pager import PagerDutyPager
 from integrations.retry import RateLimiter, RetryPolicy
+from integrations.sandbox.jira import DEFAULT_EMAIL as JIRA_DEFAULT_EMAIL
+from integrations.sandbox.jira import JiraState, create_jira_app
+from integrations.sandbox.jira import sandbox_env as jira_sandbox_env
 from integrations.sandbox.pagerduty import (
     PagerDutySandboxState,
     PagerDutySetup,
@@ -142,6 +150,93 @@ def pager(pagerduty_sandbox: PagerDutySandbox, fake_clock: FakeClock) -> Iterato
     adapter = PagerDutyPager(
         pagerduty_sandbox.credentials(), retry=fake_clock_policy(fake_clock), limiter=limiter, timeout_s=5.0
     )
+    try:
+        yield adapter
+    finally:
+        adapter.close()
+
+
+# Jira ------------------------------------------------------------------------------------------
+
+JIRA_USERS = [
+    {"accountId": "acc-bot", "displayName": "warroom bot", "emailAddress": JIRA_DEFAULT_EMAIL},
+    {"accountId": "acc-ada", "displayName": "Ada Lovelace", "emailAddress": "ada@example.com"},
+    # a prefix of the next one's address: a user search for "ada@example.com" returns both
+    {"accountId": "acc-ada-au", "displayName": "Ada Byron", "emailAddress": "ada@example.com.au"},
+    {"accountId": "acc-grace", "displayName": "Grace Hopper", "emailAddress": "grace@example.com"},
+]
+
+
+@dataclass
+class JiraSandbox:
+    """A running Jira sandbox (projects OPS and SRE, :data:`JIRA_USERS`) and the handles a test needs."""
+
+    app: FastAPI
+    server: RunningServer
+    tls: SandboxTLS
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def state(self) -> JiraState:
+        state: JiraState = self.app.state.jira
+        return state
+
+    @property
+    def recorder(self) -> Recorder:
+        recorder: Recorder = self.app.state.recorder
+        return recorder
+
+    def env(self) -> dict[str, str]:
+        return {**jira_sandbox_env(self.app, self.url), "WARROOM_CA_BUNDLE": str(self.tls.ca_path)}
+
+    def credentials(self, **overrides: str) -> JiraCredentials:
+        return JiraCredentials.from_env({**self.env(), **overrides})
+
+    def http(self, *, auth: bool = True) -> httpx.Client:
+        """A plain HTTP client trusting the sandbox CA (signed in unless ``auth=False``)."""
+        email, token = self.app.state.credentials
+        return httpx.Client(
+            base_url=self.url,
+            verify=self.tls.client_context(),
+            timeout=10.0,
+            auth=(email, token) if auth else None,
+        )
+
+    def set_faults(self, *faults: Fault) -> None:
+        self.recorder.set_faults(faults)
+
+    def requests(
+        self, method: str | None = None, path_prefix: str = "", *, path: str | None = None
+    ) -> list[RecordedRequest]:
+        return [
+            r
+            for r in self.recorder.requests()
+            if (method is None or r.method == method)
+            and r.path.startswith(path_prefix)
+            and (path is None or r.path == path)
+        ]
+
+    def issue_keys(self, label: str) -> list[str]:
+        """Keys of the issues carrying ``label``, from the sandbox's own state."""
+        return self.state.keys_with_label(label)
+
+
+@pytest.fixture
+def jira_sandbox(sandbox_tls: SandboxTLS) -> Iterator[JiraSandbox]:
+    app = create_jira_app(users=JIRA_USERS, projects=["OPS", "SRE"])
+    server = serve_in_thread(app, sandbox_tls)
+    try:
+        yield JiraSandbox(app, server, sandbox_tls)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tracker(jira_sandbox: JiraSandbox, fake_clock: FakeClock) -> Iterator[JiraTracker]:
+    adapter = JiraTracker(jira_sandbox.credentials(), retry=fake_clock_policy(fake_clock), timeout_s=5.0)
     try:
         yield adapter
     finally:

@@ -1,0 +1,430 @@
+"""JiraTracker with the real ``jira`` client against the Jira sandbox over TLS."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from incident.errors import IntegrationError
+from incident.ports import Tracker
+from integrations.jira.tracker import (
+    FOLLOWUP_LABEL,
+    TICKET_LABEL,
+    JiraTracker,
+    incident_label,
+    intent_label,
+    kind_label,
+)
+from integrations.retry import RetryPolicy
+from integrations.sandbox.recorder import Fault
+from tests.integrations.conftest import FakeClock, JiraSandbox, fake_clock_policy
+
+INCIDENT = "INC-2025-0042"
+CREATE = "/rest/api/2/issue"
+
+
+def issues_for(sandbox: JiraSandbox, incident_id: str, intent: str) -> list[str]:
+    """Keys of the sandbox's issues filed for ``intent``, read from the sandbox's own state."""
+    return sandbox.issue_keys(intent_label(incident_id, intent))
+
+
+def test_it_is_a_tracker(tracker: JiraTracker) -> None:
+    port: Tracker = tracker  # mypy checks the signatures
+    assert port is tracker
+
+
+# ------------------------------------------------------------------------------------------ filing
+
+
+def test_open_ticket_files_once(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    first = tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "Customers see 502s.")
+    again = tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "Customers see 502s.")
+
+    assert first == again
+    assert first.key == "OPS-1"
+    assert first.url == f"{jira_sandbox.url}/browse/OPS-1"
+    issue = jira_sandbox.state.issue("OPS-1")
+    assert issue.summary == "Checkout is down"
+    assert issue.issuetype == "Bug"
+    assert set(issue.labels) == {incident_label(INCIDENT), intent_label(INCIDENT, "incident"), TICKET_LABEL}
+    assert issue.description is not None and issue.description.startswith("Customers see 502s.")
+    assert len(jira_sandbox.requests("POST", path=CREATE)) == 1
+
+
+def test_followup_filed_twice_is_one_issue(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    first = tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "Pool too small.")
+    again = tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "Pool too small.")
+
+    assert first == again
+    assert first.tracker_key == "OPS-1"
+    assert (first.kind, first.summary, first.status, first.intent) == (
+        "bug",
+        "Fix the pool",
+        "To Do",
+        "fix-pool",
+    )
+    assert issues_for(jira_sandbox, INCIDENT, "fix-pool") == ["OPS-1"]
+    assert len(jira_sandbox.requests("POST", path=CREATE)) == 1
+    labels = set(jira_sandbox.state.issue("OPS-1").labels)
+    assert {FOLLOWUP_LABEL, kind_label("bug"), incident_label(INCIDENT)} <= labels
+
+
+def test_the_create_request_is_shaped_for_cloud(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    tracker.file_followup(INCIDENT, "SRE", "alerting", "action", "Tune the alert", "Fired late.")
+    (create,) = jira_sandbox.requests("POST", path=CREATE)
+    fields = create.body["fields"]
+    assert fields["project"] == {"key": "SRE"}  # no project lookup
+    assert fields["issuetype"] == {"name": "Bug"}  # no issue type lookup
+    # prefetch=False: no full GET of the new issue (only the summary and status are read back)
+    reads = jira_sandbox.requests("GET", path="/rest/api/2/issue/SRE-1")
+    assert [r.query.get("fields") for r in reads] == [["summary,status"]]
+    assert create.headers["authorization"] == "[redacted]"
+
+
+def test_distinct_intents_and_incidents_get_distinct_issues(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    a = tracker.file_followup(INCIDENT, "OPS", "fix pool", "bug", "A", "")
+    b = tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "B", "")  # same slug, other intent
+    c = tracker.file_followup("INC-2025-0043", "OPS", "fix-pool", "bug", "C", "")
+    assert len({a.tracker_key, b.tracker_key, c.tracker_key}) == 3
+
+
+def test_a_summary_jira_would_refuse_is_folded_and_cut(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    followup = tracker.file_followup(INCIDENT, "OPS", "long", "bug", "line one\nline two " + "x" * 400, "")
+    summary = jira_sandbox.state.issue(followup.tracker_key).summary
+    assert summary.startswith("line one line two x")
+    assert len(summary) == 255 and summary.endswith("…")
+
+
+def test_the_ticket_intent_is_reserved(tracker: JiraTracker) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        tracker.file_followup(INCIDENT, "OPS", "incident", "bug", "x", "")
+
+
+# ----------------------------------------------------------------------------- the other calls
+
+
+def test_comment(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    ticket = tracker.open_ticket(INCIDENT, "OPS", "Down", "")
+    tracker.comment(ticket.key, "Status: mitigated, watching error rates.")
+    tracker.comment(ticket.key, "Status: resolved.")
+    assert [c.body for c in jira_sandbox.state.issue(ticket.key).comments] == [
+        "Status: mitigated, watching error rates.",
+        "Status: resolved.",
+    ]
+
+
+def test_transition_by_name(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    tracker.transition(key, "in progress")  # names are matched case-insensitively
+    assert jira_sandbox.state.issue(key).status == "In Progress"
+    tracker.transition(key, "Done")
+    assert jira_sandbox.state.issue(key).status == "Done"
+    posted = [
+        r.body["transition"]["id"]
+        for r in jira_sandbox.requests("POST", path=f"/rest/api/2/issue/{key}/transitions")
+    ]
+    assert posted == [21, 31]  # the client sends the id as an integer; the sandbox accepts it
+
+
+def test_transition_to_where_it_already_is_does_nothing(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    tracker.transition(key, "In Progress")
+    tracker.transition(key, "In Progress")
+    assert len(jira_sandbox.requests("POST", path=f"/rest/api/2/issue/{key}/transitions")) == 1
+
+
+def test_an_unknown_transition_names_the_available_ones(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    tracker.transition(key, "In Progress")
+    with pytest.raises(IntegrationError) as caught:
+        tracker.transition(key, "Deploy")
+    assert caught.value.service == "Jira"
+    assert caught.value.call == "transition"
+    assert "no transition named 'Deploy'" in str(caught.value)
+    assert "available: 'Done', 'To Do'" in str(caught.value)
+    assert jira_sandbox.state.issue(key).status == "In Progress"
+
+
+def test_assign_by_email_picks_the_exact_address(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    tracker.assign(key, "ada@example.com")  # the user search also returns ada@example.com.au
+    assignee = jira_sandbox.state.issue(key).assignee
+    assert assignee is not None and assignee.account_id == "acc-ada"
+    searched = jira_sandbox.requests("GET", path="/rest/api/2/user/search")
+    assert searched[0].query["query"] == ["ada@example.com"]
+    tracker.assign(key, "grace@example.com")
+    assignee = jira_sandbox.state.issue(key).assignee
+    assert assignee is not None and assignee.account_id == "acc-grace"
+
+
+def test_assign_to_an_unknown_address_says_so(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    with pytest.raises(
+        IntegrationError, match=re.escape("no Jira user has the e-mail address 'nobody@example.com'")
+    ):
+        tracker.assign(key, "nobody@example.com")
+    assert jira_sandbox.state.issue(key).assignee is None
+
+
+def test_link_once_per_url(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    tracker.link(key, "https://grafana.example.com/d/checkout", "Checkout dashboard")
+    tracker.link(key, "https://grafana.example.com/d/checkout", "Checkout dashboard")
+    tracker.link(key, "https://runbooks.example.com/checkout", "Runbook")
+    links = jira_sandbox.state.issue(key).remote_links
+    assert [(link.object["url"], link.object["title"]) for link in links] == [
+        ("https://grafana.example.com/d/checkout", "Checkout dashboard"),
+        ("https://runbooks.example.com/checkout", "Runbook"),
+    ]
+
+
+def test_find_followups_by_incident_label_and_status(tracker: JiraTracker) -> None:
+    tracker.open_ticket(INCIDENT, "OPS", "Down", "")  # the ticket is not a follow-up
+    pool = tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    revert = tracker.file_followup(INCIDENT, "SRE", "revert d-1", "divergence", "Revert the flag", "")
+    pm = tracker.file_followup(INCIDENT, "OPS", "postmortem", "postmortem", "Write it up", "")
+    tracker.file_followup("INC-OTHER", "OPS", "fix-pool", "bug", "Someone else's", "")
+    tracker.transition(pm.tracker_key, "In Progress")
+
+    assert [f.tracker_key for f in tracker.find_followups(INCIDENT)] == [
+        pool.tracker_key,
+        revert.tracker_key,
+        pm.tracker_key,
+    ]
+    assert tracker.find_followups(INCIDENT, label=kind_label("divergence")) == [revert]
+    (found,) = tracker.find_followups(INCIDENT, status="In Progress")
+    assert (found.tracker_key, found.kind, found.intent, found.status) == (
+        pm.tracker_key,
+        "postmortem",
+        "postmortem",
+        "In Progress",
+    )
+    assert tracker.find_followups(INCIDENT, label="no-such-label") == []
+    assert tracker.find_followups("INC-NOBODY") == []
+
+
+def test_intents_come_back_exactly(tracker: JiraTracker) -> None:
+    odd = 'revert "feature flag" \\ checkout — ünïcode'
+    filed = tracker.file_followup(INCIDENT, "OPS", odd, "divergence", "Revert", "")
+    (found,) = tracker.find_followups(INCIDENT)
+    assert found == filed
+    assert found.intent == odd
+
+
+# ------------------------------------------------------------------------------ refusals, injection
+
+
+def test_wrong_token_is_an_integration_error_without_the_token(
+    jira_sandbox: JiraSandbox, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "wrong-token-7c1d9e"
+    tracker = JiraTracker(
+        jira_sandbox.credentials(WARROOM_JIRA_API_TOKEN=wrong), retry=fake_clock_policy(fake_clock)
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(IntegrationError) as caught:
+        tracker.open_ticket(INCIDENT, "OPS", "Down", "")
+    error = caught.value
+    assert (error.service, error.call, error.status) == ("Jira", "open_ticket", 401)
+    assert "Jira refused the credentials" in str(error)
+    assert wrong not in str(error) and wrong not in repr(error)
+    assert wrong not in str(error.__cause__)
+    assert wrong not in caplog.text
+    assert fake_clock.sleeps == []  # a refusal is not retried
+    assert jira_sandbox.state.issues == {}
+
+
+def test_an_issue_without_summary_gets_jiras_400(jira_sandbox: JiraSandbox) -> None:
+    with jira_sandbox.http() as client:
+        response = client.post(
+            "/rest/api/2/issue", json={"fields": {"project": {"key": "OPS"}, "issuetype": {"name": "Bug"}}}
+        )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errorMessages": [],
+        "errors": {"summary": "You must specify a summary of the issue."},
+    }
+
+
+def test_a_vendor_refusal_becomes_an_integration_error(tracker: JiraTracker) -> None:
+    with pytest.raises(IntegrationError) as caught:
+        tracker.file_followup(INCIDENT, "NOPE", "x", "bug", "In a project that does not exist", "")
+    assert (caught.value.service, caught.value.call, caught.value.status) == ("Jira", "file_followup", 400)
+    assert "valid project is required" in str(caught.value)
+
+
+HOSTILE = '" OR project != "X'
+
+
+def test_a_hostile_label_or_status_cannot_widen_a_search(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    tracker.file_followup("INC-A", "OPS", "fix-pool", "bug", "Theirs", "")
+    assert tracker.find_followups("INC-B", label=HOSTILE) == []
+    assert tracker.find_followups("INC-B", status=HOSTILE) == []
+    assert tracker.find_followups(HOSTILE) == []
+    searches = [r.query["jql"][0] for r in jira_sandbox.requests("GET", path="/rest/api/2/search/jql")]
+    assert 'labels = "\\" OR project != \\"X"' in searches[-3]
+    assert 'status = "\\" OR project != \\"X"' in searches[-2]
+
+
+def test_a_hostile_intent_or_summary_files_one_issue_of_its_own(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    mine = tracker.file_followup("INC-A", "OPS", "fix-pool", "bug", "Mine", "")
+    hostile = tracker.file_followup("INC-A", "OPS", HOSTILE, "bug", HOSTILE, HOSTILE)
+    again = tracker.file_followup("INC-A", "OPS", HOSTILE, "bug", HOSTILE, HOSTILE)
+    assert hostile == again
+    assert hostile.tracker_key != mine.tracker_key
+    assert hostile.intent == HOSTILE
+    assert jira_sandbox.state.issue(hostile.tracker_key).summary == HOSTILE
+    assert len(jira_sandbox.state.issues) == 2
+
+
+# ------------------------------------------------------------------------------------------ faults
+
+
+def test_429_with_retry_after_then_success(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    jira_sandbox.set_faults(Fault(status=429, retry_after="7", count=1, path_prefix=CREATE))
+    followup = tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    assert fake_clock.sleeps == [7.0]  # the server's Retry-After, honoured on the fake clock
+    assert issues_for(jira_sandbox, INCIDENT, "fix-pool") == [followup.tracker_key]
+    assert [r.response_status for r in jira_sandbox.requests("POST", path=CREATE)] == [429, 201]
+
+
+def test_429_forever_gives_up_within_the_deadline(jira_sandbox: JiraSandbox, fake_clock: FakeClock) -> None:
+    policy = fake_clock_policy(fake_clock, max_attempts=100, deadline_s=20.0)
+    tracker = JiraTracker(jira_sandbox.credentials(), retry=policy)
+    jira_sandbox.set_faults(Fault(status=429, retry_after="3", path_prefix=CREATE))
+    with pytest.raises(IntegrationError) as caught:
+        tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    assert (caught.value.service, caught.value.status) == ("Jira", 429)
+    assert "deadline" in str(caught.value)
+    assert fake_clock.elapsed <= 20.0
+    assert issues_for(jira_sandbox, INCIDENT, "fix-pool") == []
+
+    jira_sandbox.set_faults()  # the storm passes; filing again files exactly one
+    tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    assert len(issues_for(jira_sandbox, INCIDENT, "fix-pool")) == 1
+
+
+def test_503_then_success(tracker: JiraTracker, jira_sandbox: JiraSandbox, fake_clock: FakeClock) -> None:
+    jira_sandbox.set_faults(Fault(status=503, count=2, path_prefix=CREATE))
+    tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    assert len(fake_clock.sleeps) == 2 and all(
+        0 < s <= 8.0 for s in fake_clock.sleeps
+    )  # backoff, no real wait
+    assert len(issues_for(jira_sandbox, INCIDENT, "fix-pool")) == 1
+
+
+def test_503_on_search_then_success(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    jira_sandbox.set_faults(Fault(status=503, count=1, path_prefix="/rest/api/2/search/jql"))
+    tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    assert len(fake_clock.sleeps) == 1
+    assert len(issues_for(jira_sandbox, INCIDENT, "fix-pool")) == 1
+
+
+def test_reset_connection_then_success(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    jira_sandbox.set_faults(Fault(drop_connection=True, count=1, path_prefix=CREATE))
+    tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+    assert len(fake_clock.sleeps) == 1
+    assert len(issues_for(jira_sandbox, INCIDENT, "fix-pool")) == 1
+    assert [r.response_status for r in jira_sandbox.requests("POST", path=CREATE)] == [None, 201]
+
+
+def test_a_create_slower_than_the_timeout_is_found_not_filed_again(
+    jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    # The client gives up after 0.5 s; the sandbox creates the issue anyway once its 1.2 s pass,
+    # during the retry's wait (see lost_answer_tracker). The retry's search finds it.
+    tracker = lost_answer_tracker(jira_sandbox, fake_clock)
+    jira_sandbox.set_faults(Fault(latency_ms=1200, count=1, path_prefix=CREATE))
+
+    followup = tracker.file_followup(INCIDENT, "OPS", "fix-pool", "bug", "Fix the pool", "")
+
+    assert len(fake_clock.sleeps) == 1
+    assert issues_for(jira_sandbox, INCIDENT, "fix-pool") == [followup.tracker_key]
+    assert len(jira_sandbox.requests("POST", path=CREATE)) == 1  # found by the search, not created again
+
+
+def slow_second_request(sandbox: JiraSandbox, path: str) -> None:
+    """The first request to ``path`` goes through; the second is answered only after 1.2 s."""
+    sandbox.set_faults(
+        Fault(count=1, path_prefix=path),  # a fault that does nothing, to let the first one pass
+        Fault(latency_ms=1200, count=1, path_prefix=path),
+    )
+
+
+def lost_answer_tracker(sandbox: JiraSandbox, clock: FakeClock) -> JiraTracker:
+    """A tracker that gives up after 0.5 s, on the fake clock; each of its sleeps also waits for the
+    sandbox to finish what it is handling, so the request whose answer was lost has landed before
+    the retry (a wait on the server, not on time)."""
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        sandbox.recorder.wait_idle(timeout=10)
+
+    policy = RetryPolicy(sleep=sleep, monotonic=clock.monotonic)
+    return JiraTracker(sandbox.credentials(), retry=policy, timeout_s=0.5)
+
+
+def test_a_comment_whose_answer_was_lost_is_not_posted_twice(
+    jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    tracker = lost_answer_tracker(jira_sandbox, fake_clock)
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    tracker.comment(key, "Status: investigating.")
+    path = f"/rest/api/2/issue/{key}/comment"
+    slow_second_request(jira_sandbox, path)  # the read of the comments passes, the post is slow
+
+    tracker.comment(key, "Status: investigating.")  # the same words again: a new status update
+
+    assert len(fake_clock.sleeps) == 1
+    assert [c.body for c in jira_sandbox.state.issue(key).comments] == ["Status: investigating."] * 2
+    assert len(jira_sandbox.requests("POST", path=path)) == 2  # one per call, none repeated
+
+
+def test_a_transition_whose_answer_was_lost_is_not_repeated(
+    jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    tracker = lost_answer_tracker(jira_sandbox, fake_clock)
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    path = f"/rest/api/2/issue/{key}/transitions"
+    slow_second_request(jira_sandbox, path)  # the list of transitions passes, the post is slow
+
+    tracker.transition(key, "In Progress")
+
+    assert len(fake_clock.sleeps) == 1
+    assert jira_sandbox.state.issue(key).status == "In Progress"
+    assert len(jira_sandbox.requests("POST", path=path)) == 1
+
+
+def test_a_link_whose_answer_was_lost_is_not_added_twice(
+    jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    tracker = lost_answer_tracker(jira_sandbox, fake_clock)
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    path = f"/rest/api/2/issue/{key}/remotelink"
+    slow_second_request(jira_sandbox, path)
+
+    tracker.link(key, "https://grafana.example.com/d/checkout", "Checkout dashboard")
+
+    assert len(fake_clock.sleeps) == 1
+    assert len(jira_sandbox.state.issue(key).remote_links) == 1
