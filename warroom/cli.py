@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from incident.errors import ConfigError
+from integrations.ledger import Ledger
+from integrations.sandbox.from_config import jira_options, pagerduty_setup
+from integrations.sandbox.server import Sandboxes
+from warroom.bootstrap import utc_now
 from warroom.config import load_config
+from warroom.demo import run_demo
+from warroom.runner import serve_deployments, start_deployment, wait_for_interrupt
+from warroom.settings import Settings
+from warroom.stack import local_stack
 
 app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.")
 config_app = typer.Typer(no_args_is_help=True, help="Check the policies, roster, services and runbooks.")
@@ -42,3 +50,116 @@ def config_check(
         f"ok: {len(config.services.services)} services, {len(config.roster.teams)} teams, "
         f"{len(config.roster.people)} people, {len(config.runbooks)} runbooks in {directory}"
     )
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@app.command()
+def demo(
+    interactive: Annotated[
+        bool, typer.Option(help="Print each waiting form's Prefect UI link instead of answering it.")
+    ] = False,
+) -> None:
+    """Run one whole incident on the embedded default: alert, declare, page, roles, mitigate, restore,
+    evidence, revert, close."""
+    run_demo(_settings(), os.environ, interactive)
+
+
+@app.command()
+def sandbox(
+    pagerduty_port: Annotated[int, typer.Option(help="Port of the PagerDuty sandbox (0: any free).")] = 8441,
+    jira_port: Annotated[int, typer.Option(help="Port of the Jira sandbox (0: any free).")] = 8442,
+) -> None:
+    """Serve the PagerDuty and Jira sandboxes over HTTPS on 127.0.0.1 until Ctrl-C."""
+    settings = _settings()
+    config = load_config(settings.config_dir)
+    with Sandboxes(settings.home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config),
+                   pagerduty_port=pagerduty_port, jira_port=jira_port) as boxes:
+        typer.echo(f"PagerDuty sandbox: {boxes.pagerduty_url}  (Events API and REST)")
+        typer.echo(f"Jira sandbox:      {boxes.jira_url}")
+        typer.echo(f"certificate authority: {boxes.tls.ca_path if boxes.tls else '-'}")
+        typer.echo("\npoint warroom at them (these lines hold the sandbox's own tokens):")
+        for name, value in boxes.env().items():
+            typer.echo(f"export {name}={value}")
+        typer.echo("\nCtrl-C stops them.")
+        wait_for_interrupt()
+
+
+@app.command()
+def up(
+    pagerduty_port: Annotated[int, typer.Option(help="Port of the PagerDuty sandbox.")] = 8441,
+    jira_port: Annotated[int, typer.Option(help="Port of the Jira sandbox.")] = 8442,
+) -> None:
+    """Run the local stack in the foreground: Prefect (unless PREFECT_API_URL is set), the sandboxes,
+    and a runner serving the lifecycle and handoff deployments. Ctrl-C stops everything."""
+    settings = _settings()
+    config = load_config(settings.config_dir)
+    with local_stack(settings, os.environ, config, pagerduty_port, jira_port) as stack:
+        os.environ.update(stack.env)  # the runner's flow runs build their runtime from these
+        typer.echo(f"Prefect UI: {stack.ui_url}")
+        typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
+        typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
+        typer.echo("declare with `warroom declare SERVICE TITLE`; Ctrl-C stops everything.")
+        serve_deployments()
+
+
+@app.command()
+def declare(
+    service: Annotated[str, typer.Argument(help="The service, as in services.yaml.")],
+    title: Annotated[str, typer.Argument(help="What is wrong, in a few words.")],
+    severity: Annotated[str, typer.Option(help="A severity from policy.yaml.")] = "SEV2",
+    reason: Annotated[list[str] | None, typer.Option(help="Why it is an incident (repeatable).")] = None,
+    by: Annotated[str, typer.Option(help="Your roster handle.")] = "",
+    drill: Annotated[bool, typer.Option(help="A drill: kept out of production metrics.")] = False,
+) -> None:
+    """Declare an incident by hand: starts the lifecycle deployment (needs `warroom up` or a worker)."""
+    settings = _settings()
+    config = load_config(settings.config_dir)
+    if service not in config.services.services:
+        _fail(f"unknown service {service!r}; services.yaml has: {', '.join(config.services.services)}")
+    config.policy.severity(severity)
+    incident_id = f"INC-{utc_now():%Y%m%d-%H%M%S}"
+    run = start_deployment("lifecycle/lifecycle", {
+        "incident_id": incident_id, "title": title, "service": service, "severity": severity,
+        "reasons": reason or ["declared by hand"], "declared_by": by or "warroom", "drill": drill,
+    })
+    typer.echo(f"{incident_id} declared; lifecycle run {run}")
+
+
+@app.command()
+def handoff(
+    incident: Annotated[str, typer.Argument(help="The incident id, e.g. INC-20261126-031200.")],
+    to: Annotated[str, typer.Option("--to", help="The incoming IC's roster handle.")],
+) -> None:
+    """Offer command of an open incident to someone; they must accept in their own form."""
+    settings = _settings()
+    config = load_config(settings.config_dir)
+    if to not in config.roster.people:
+        _fail(f"{to!r} is not on the roster; roster.yaml has: {', '.join(config.roster.people)}")
+    run = start_deployment("handoff-command/handoff", {"incident_id": incident, "to": to})
+    typer.echo(f"handoff of {incident} to {to} started (run {run}): the outgoing IC writes the briefing")
+
+
+@app.command()
+def incidents(
+    status: Annotated[str | None, typer.Option(help="pending, open or closed.")] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+) -> None:
+    """List incidents from the ledger, newest first."""
+    settings = _settings()
+    with Ledger.open(settings.ledger_url(), utc_now) as ledger:
+        rows = ledger.list_incidents(status=status, service=service, limit=limit)
+    if not rows:
+        typer.echo("no incidents")
+    for row in rows:
+        drill = " (drill)" if row.drill else ""
+        typer.echo(f"{row.incident_id:24} {row.status:8} {row.phase:20} {row.severity or '-':5} "
+                   f"{row.service or '-':14} {row.title or ''}{drill}")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code=1)

@@ -1,0 +1,48 @@
+"""Sandboxes set up from warroom's own configuration: the roster's people are the PagerDuty users,
+each team's people (in roster order) its escalation policy, and services.yaml's Jira projects exist."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from incident.policy import WarroomConfig
+from integrations.sandbox.pagerduty import PagerDutySetup, SandboxUser
+
+BOT_EMAIL = "warroom-bot@example.com"
+
+
+def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
+    people = config.roster.people
+    users = [
+        SandboxUser(p.pagerduty_user or f"PUSR{n:03d}", p.name, p.email)
+        for n, p in enumerate(people.values(), start=1)
+    ]
+    policies = {
+        team.escalation_policy: [p.email for p in people.values() if p.team == key]
+        for key, team in config.roster.teams.items()
+    }
+    for service in config.services.services.values():
+        policies.setdefault(service.escalation_policy, policies.get(config.roster.teams[service.owner]
+                                                                   .escalation_policy, []))
+    routing_key = secrets.token_hex(16)
+    first = next(iter(config.services.services.values()))
+    return PagerDutySetup(
+        api_token="sbx_" + secrets.token_hex(12),
+        routing_key=routing_key,
+        from_email=next(iter(people.values())).email,
+        users=users,
+        escalation_policies=policies,
+        routing_keys={routing_key: first.escalation_policy},
+    )
+
+
+def jira_options(config: WarroomConfig) -> dict[str, Any]:
+    projects = sorted({s.jira_project for s in config.services.services.values()}
+                      | {t.jira_project for t in config.roster.teams.values()})
+    users = [
+        {"accountId": f"acct-{handle}", "displayName": p.name, "emailAddress": p.email}
+        for handle, p in config.roster.people.items()
+    ]
+    return {"email": BOT_EMAIL, "api_token": "sbx_" + secrets.token_hex(12), "users": users,
+            "projects": projects}

@@ -1,0 +1,60 @@
+"""Flows on a real Prefect test server, against the PagerDuty and Jira sandboxes over TLS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.testing.utilities import prefect_test_harness
+
+from incident.policy import WarroomConfig
+from integrations.sandbox.from_config import jira_options, pagerduty_setup
+from integrations.sandbox.server import Sandboxes
+from tasks.runtime import Runtime, use_runtime
+from warroom.bootstrap import build_runtime
+from warroom.config import load_config
+from warroom.settings import Settings
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=60), temporary_settings(
+        {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def config() -> WarroomConfig:
+    return load_config(CONFIGS)
+
+
+@pytest.fixture(scope="session")
+def sandboxes(tmp_path_factory: pytest.TempPathFactory, config: WarroomConfig) -> Iterator[Sandboxes]:
+    home = tmp_path_factory.mktemp("sandbox-home")
+    with Sandboxes(home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config)) as s:
+        yield s
+
+
+def fast(config: WarroomConfig, seconds: int = 30) -> WarroomConfig:
+    """The sample configuration with every approval timeout set to ``seconds``."""
+    approvals = config.policy.approvals.model_copy(
+        update=dict.fromkeys(type(config.policy.approvals).model_fields, timedelta(seconds=seconds))
+    )
+    return config.model_copy(update={"policy": config.policy.model_copy(update={"approvals": approvals})})
+
+
+@pytest.fixture()
+def runtime(
+    prefect_server: None, sandboxes: Sandboxes, config: WarroomConfig, tmp_path: Path
+) -> Iterator[Runtime]:
+    settings = Settings(home=tmp_path / "home", config_dir=CONFIGS, form_poll_seconds=1)
+    rt = build_runtime(settings, sandboxes.env(), config=fast(config))
+    with use_runtime(rt):
+        yield rt
+    rt.ledger.close()

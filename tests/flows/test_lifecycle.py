@@ -1,0 +1,66 @@
+"""One whole incident through every phase, a responder filling the forms as people would."""
+
+from __future__ import annotations
+
+import httpx
+
+from flows.lifecycle import incident_lifecycle
+from incident import events as ev
+from incident.document import artifact_key
+from incident.models import Phase, Role
+from integrations.sandbox.server import Sandboxes
+from tasks.ledger import load_state
+from tasks.runtime import Runtime
+from warroom.responder import Responder
+
+
+def requests_seen(sandboxes: Sandboxes, base_url: str) -> list[dict]:
+    ca = str(sandboxes.tls.ca_path) if sandboxes.tls else True
+    return httpx.get(f"{base_url}/_sandbox/requests", verify=ca).json()
+
+
+def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sandboxes) -> None:
+    incident_id = "INC-LIFE-1"
+    with Responder(say=lambda _: None) as responder:
+        incident_lifecycle(incident_id, "Checkout returns 500s", "checkout", "SEV2",
+                           ["customers can see it"], "alice")
+    assert responder.errors == []
+    answered = [form.name for form, _ in responder.answered]
+    assert answered == ["RolesForm", "MitigationForm", "CheckpointForm", "RestoreForm", "RevertForm",
+                        "CloseForm"]
+
+    records = runtime.ledger.stream(incident_id)
+    assert [r.seq for r in records] == list(range(1, len(records) + 1))
+    kinds = [r.event.kind for r in records]
+    assert kinds[0] == "declared" and kinds[-1] == "closed"
+    for kind in ("paged", "ticket_opened", "role_assigned", "mitigation_applied", "checkpoint_answered",
+                 "status_update_posted", "evidence_preserved", "divergence_reverted", "followup_filed"):
+        assert kind in kinds, kind
+    state = load_state(incident_id)
+    assert state.phase is Phase.CLOSED and not state.open_divergences
+    assert state.holder(Role.OPERATIONS_LEAD) is not None
+    assert len(state.evidence) == len(runtime.config.runbook_for("checkout").evidence)
+    for evidence in state.evidence:
+        assert evidence.location.startswith(str(runtime.home / "evidence" / incident_id))
+    assert "postmortem" in state.followups
+    mitigation = next(r.event for r in records if isinstance(r.event, ev.MitigationApplied))
+    assert mitigation.approved_by == state.holder(Role.OPERATIONS_LEAD)
+
+    # PagerDuty: exactly one trigger for the dedup key, resolved; Jira: one ticket, transitioned
+    pd = requests_seen(sandboxes, sandboxes.pagerduty_url)
+    triggers = [r for r in pd if r["path"] == "/v2/enqueue" and r["body"].get("dedup_key") == incident_id
+                and r["body"].get("event_action") == "trigger"]
+    assert len(triggers) == 1
+    jira = requests_seen(sandboxes, sandboxes.jira_url or "")
+    created = [r for r in jira if r["method"] == "POST" and r["path"] == "/rest/api/2/issue"
+               and f"warroom-{incident_id.lower()}-incident" in str(r["body"])]
+    assert len(created) == 1
+
+    # the living document, as Prefect keeps it
+    from prefect.client.orchestration import get_client
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts(limit=50)
+    docs = [a for a in artifact if a.key == artifact_key(incident_id)]
+    assert docs, "the incident document artifact exists"
+    markdown = str(docs[0].data)
+    assert "## Timeline (newest first, UTC)" in markdown and "closed:" in markdown

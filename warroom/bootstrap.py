@@ -1,0 +1,51 @@
+"""Wiring: settings and configuration in, a :class:`Runtime` with its adapters out (read once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import cast
+
+from incident.policy import WarroomConfig
+from integrations.jira.credentials import JiraCredentials
+from integrations.jira.tracker import JiraTracker
+from integrations.ledger import Ledger
+from integrations.pagerduty.credentials import PagerDutyCredentials
+from integrations.pagerduty.pager import PagerDutyPager
+from tasks.runtime import Runtime
+from warroom.config import load_config
+from warroom.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_runtime(
+    settings: Settings,
+    environ: Mapping[str, str],
+    config: WarroomConfig | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Runtime:
+    """Credentials come from the named Prefect blocks when set, else from ``WARROOM_*`` variables."""
+    config = config or load_config(settings.config_dir)
+    pagerduty = (
+        cast(PagerDutyCredentials, PagerDutyCredentials.load(settings.pagerduty_block))
+        if settings.pagerduty_block
+        else PagerDutyCredentials.from_env(environ)
+    )
+    jira = (
+        cast(JiraCredentials, JiraCredentials.load(settings.jira_block))
+        if settings.jira_block
+        else JiraCredentials.from_env(environ)
+    )
+    return Runtime(
+        config=config,
+        ledger=Ledger.open(settings.ledger_url(), clock),
+        pager=PagerDutyPager(pagerduty),
+        tracker=JiraTracker(jira),
+        clock=clock,
+        home=settings.home,
+        config_dir=settings.config_dir,
+        form_poll_seconds=settings.form_poll_seconds,
+    )

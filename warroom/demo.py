@@ -1,0 +1,96 @@
+"""``warroom demo``: one whole incident on the embedded default, from the sample alert to close."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.lifecycle import incident_lifecycle
+from incident import events as ev
+from incident.criteria import decide, signals_from_alert
+from incident.models import Alert
+from incident.state import IncidentState
+from tasks.document import document
+from tasks.ledger import envelope, load_state, record_event
+from tasks.runtime import use_runtime
+from warroom.config import load_config
+from warroom.responder import Form, Responder, scripted_answer
+from warroom.settings import Settings
+from warroom.stack import local_stack
+
+
+def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,
+             say: Callable[[str], None] = print) -> str:
+    config = load_config(settings.config_dir)
+    home = settings.home / "demo"
+    shutil.rmtree(home, ignore_errors=True)  # each demo starts afresh
+    settings = settings.model_copy(update={"home": home, "database_url": None})
+    sample = Path(settings.config_dir, "samples", "alert.yaml")
+    alert = Alert.model_validate(yaml.safe_load(sample.read_text()))
+
+    say(f"warroom demo: starting Prefect, the PagerDuty and Jira sandboxes (state in {home})")
+    with local_stack(settings, environ, config) as stack, use_runtime(stack.runtime) as rt:
+        say(f"  Prefect UI:        {stack.ui_url}")
+        say(f"  PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
+        say(f"  Jira sandbox:      {stack.sandboxes.jira_url}")
+        say(f"  sandbox CA:        {stack.sandboxes.tls.ca_path if stack.sandboxes.tls else '-'}")
+        now = rt.clock()
+        incident_id = f"INC-{now:%Y%m%d-%H%M%S}"
+        service = config.services.services[alert.service or ""]
+        decision = decide(signals_from_alert(alert, config.policy, service.customer_facing, now),
+                          config.policy, now)
+        say(f"\nalert: {alert.summary}\ncriteria: {decision.action} ({'; '.join(decision.reasons)})")
+        record_event(ev.AlertAttached(**envelope(incident_id, f"{incident_id}:alert:{alert.fingerprint}",
+                                                 alert.source), alert=alert))
+        record_event(ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision"),
+                                           action=decision.action, reasons=decision.reasons))
+        if decision.action != "declare":
+            say("the sample alert is not an incident by policy: nothing more to show")
+            return incident_id
+
+        if interactive:
+            say("\ninteractive: answer each form in the Prefect UI; its link is printed when it waits")
+            answer = link_printer(stack.ui_url, say)
+        else:
+            say("\na scripted responder fills each form, as the on-call team would, and says so:")
+            answer = scripted_answer
+        with Responder(answer=answer, say=lambda line: say(f"  {line}")):
+            incident_lifecycle(incident_id, alert.summary, service_name(alert), decision.severity,
+                               list(decision.reasons), "alertmanager")
+
+        state = load_state(incident_id)
+        say("\n" + "=" * 100 + "\nthe incident document\n" + "=" * 100 + "\n" + document(state))
+        say_vendors(state, say)
+        return incident_id
+
+
+def service_name(alert: Alert) -> str:
+    return alert.service or alert.labels.get("service", "")
+
+
+def link_printer(ui_url: str, say: Callable[[str], None]) -> Callable[[Form, IncidentState], Any]:
+    def answer(form: Form, state: IncidentState) -> None:
+        say(f"waiting: {form.name} for {form.incident_id}: {ui_url}/runs/flow-run/{form.flow_run_id}")
+
+    return answer
+
+
+def say_vendors(state: IncidentState, say: Callable[[str], None]) -> None:
+    from tasks.runtime import current_runtime
+
+    rt = current_runtime()
+    say("=" * 100 + "\nPagerDuty (sandbox): the incident's log\n" + "=" * 100)
+    for entry in rt.pager.log_entries(state.incident_id):
+        say(f"  {entry.at:%H:%M:%S} {entry.type:32} {entry.summary}")
+    say("=" * 100 + "\nJira (sandbox): the incident ticket and follow-ups\n" + "=" * 100)
+    if state.ticket:
+        say(f"  {state.ticket[0]:10} incident ticket  {state.ticket[1]}")
+    for f in rt.tracker.find_followups(state.incident_id):
+        say(f"  {f.tracker_key:10} {f.kind:16} {f.status:12} {f.summary}")
+    say("=" * 100 + "\ntimeline (oldest first, UTC)\n" + "=" * 100)
+    for t in state.timeline:
+        say(f"  {t.at:%H:%M:%S} {t.actor:14} {t.text}")
