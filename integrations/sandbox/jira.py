@@ -725,7 +725,6 @@ def create_jira_app(
             "serverTime": _when(state.clock()),
             "scmInfo": "sandbox",
             "serverTitle": "warroom Jira sandbox",
-            "defaultLocale": {"locale": "en_US"},
             "serverTimeZone": "Etc/UTC",
         }
 
