@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -135,7 +136,9 @@ def _server_cert_valid(cert_path: Path, ca_path: Path) -> bool:
         ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
     except (OSError, ValueError):
         return False
-    if cert.issuer != ca_cert.subject:
+    try:  # same CA name is not enough: another home's CA has it too
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
