@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_rest_without_a_token_gets_pagerdutys_401_body(pagerduty_sandbox: PagerD
 
 
 def test_a_trigger_without_severity_gets_the_events_api_400_body(pagerduty_sandbox: PagerDutySandbox) -> None:
-    event = {
+    event: dict[str, Any] = {
         "routing_key": pagerduty_sandbox.setup.routing_key,
         "event_action": "trigger",
         "dedup_key": KEY,
