@@ -229,6 +229,7 @@ class PagerDutySandboxState:
             self.services[service.id] = service
             self.routing_keys[key] = service.id
         self.incidents: dict[str, _Incident] = {}
+        self._by_key: dict[str, list[_Incident]] = {}
         self.change_events: list[dict[str, Any]] = []
         self._number = 0
 
@@ -258,18 +259,14 @@ class PagerDutySandboxState:
         return self.users_by_email.get(email.strip().lower())
 
     def open_incident(self, incident_key: str, service_id: str | None = None) -> _Incident | None:
-        for incident in self.incidents.values():
-            if (
-                incident.incident_key == incident_key
-                and incident.status in OPEN_STATUSES
-                and (service_id is None or incident.service_id == service_id)
-            ):
+        for incident in self._by_key.get(incident_key, []):
+            if incident.status in OPEN_STATUSES and (service_id is None or incident.service_id == service_id):
                 return incident
         return None
 
     def incidents_for_key(self, incident_key: str) -> list[_Incident]:
         with self.lock:
-            return [i for i in self.incidents.values() if i.incident_key == incident_key]
+            return list(self._by_key.get(incident_key, []))
 
     def get_incident(self, incident_id: str) -> _Incident:
         incident = self.incidents.get(incident_id)
@@ -362,6 +359,7 @@ class PagerDutySandboxState:
             details=dict(payload.get("custom_details") or {}),
         )
         self.incidents[incident.id] = incident
+        self._by_key.setdefault(key, []).append(incident)
         agent = ("service_reference", service_id)
         self._log(
             incident,
