@@ -6,6 +6,9 @@ Side effects happen once (DESIGN §6):
   and a label unique to its intent, ``warroom-<incident>-<intent>`` (:func:`intent_label`); each
   attempt first searches for that pair and returns the issue it finds, so a retry after a create
   that timed out (and may have succeeded) finds the issue instead of filing a second one.
+  The search does not name a project: an intent is filed once, wherever. Each description ends
+  with a line ``warroom: {"incident": ..., "intent": ..., "kind": ...}`` so that
+  :meth:`JiraTracker.find_followups` gives back the exact intent (a label is only its slug).
 - A comment is posted again only if no new comment with the same body appeared since the first
   attempt; a transition is not repeated once the issue reached its target status; a remote link is
   not added twice for the same URL; an assignment is a plain overwrite.
