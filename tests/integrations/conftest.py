@@ -211,6 +211,9 @@ class JiraSandbox:
     def requests(
         self, method: str | None = None, path_prefix: str = "", *, path: str | None = None
     ) -> list[RecordedRequest]:
+        """What the sandbox saw, once it has finished answering (an answer's last bytes can reach
+        the client before the recorder notes it)."""
+        self.recorder.wait_idle()
         return [
             r
             for r in self.recorder.requests()
