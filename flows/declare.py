@@ -18,7 +18,9 @@ from tasks.document import publish_document
 from tasks.ledger import envelope, load_state, record_event
 from tasks.paging import page_oncall
 from tasks.runtime import current_runtime
-from tasks.tracking import open_incident_ticket
+from tasks.tracking import open_incident_ticket, transition_ticket
+
+IN_PROGRESS = "In Progress"
 
 
 def oncall_handle(service: str) -> str | None:
@@ -89,6 +91,9 @@ def declare(
         incident_id, service, f"[{severity}] {title}",
         f"Incident {incident_id}, declared by {declared_by}: {'; '.join(reasons)}",
     )
+    ticket = load_state(incident_id).ticket
+    if ticket:
+        transition_ticket(ticket[0], IN_PROGRESS)
     publish_document(incident_id)
     if state.phase is Phase.DECLARED:
         assign_roles(incident_id, oncall)

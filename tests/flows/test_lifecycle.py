@@ -32,7 +32,9 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
     records = runtime.ledger.stream(incident_id)
     assert [r.seq for r in records] == list(range(1, len(records) + 1))
     kinds = [r.event.kind for r in records]
-    assert kinds[0] == "declared" and kinds[-1] == "closed"
+    assert kinds[0] == "declared"
+    # after the close: only the final status update and the postmortem follow-up
+    assert set(kinds[kinds.index("closed") + 1:]) <= {"status_update_posted", "followup_filed"}
     for kind in ("paged", "ticket_opened", "role_assigned", "mitigation_applied", "checkpoint_answered",
                  "status_update_posted", "evidence_preserved", "divergence_reverted", "followup_filed"):
         assert kind in kinds, kind
