@@ -76,10 +76,11 @@ def decide(signals: Signals, policy: Policy, now: datetime) -> Decision:
             f"(first seen {signals.first_seen:%Y-%m-%d %H:%M} UTC)"
         )
     if severity.declare == "immediately":
-        reasons.append(f"{sev} is declared at once by policy ({severity.meaning})")
+        reasons.append(f"{sev} is declared at once by policy: {severity.meaning.rstrip('.')}")
 
     if severity.declare == "never" and not reasons:
-        return Decision("not_incident", sev, (f"{sev} is never an incident by policy ({severity.meaning})",))
+        never = f"{sev} is never an incident by policy: {severity.meaning.rstrip('.')}"
+        return Decision("not_incident", sev, (never,))
     if reasons:
         return Decision("declare", sev, tuple(reasons))
     return Decision(

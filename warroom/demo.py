@@ -15,7 +15,7 @@ from incident.criteria import decide, signals_from_alert
 from incident.models import Alert
 from incident.state import IncidentState
 from tasks.document import document
-from tasks.ledger import envelope, load_state, record_event
+from tasks.ledger import envelope, load_state, record
 from tasks.runtime import use_runtime
 from warroom.config import load_config
 from warroom.responder import Form, Responder, scripted_answer
@@ -44,9 +44,9 @@ def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,
         decision = decide(signals_from_alert(alert, config.policy, service.customer_facing, now),
                           config.policy, now)
         say(f"\nalert: {alert.summary}\ncriteria: {decision.action} ({'; '.join(decision.reasons)})")
-        record_event(ev.AlertAttached(**envelope(incident_id, f"{incident_id}:alert:{alert.fingerprint}",
+        record(ev.AlertAttached(**envelope(incident_id, f"{incident_id}:alert:{alert.fingerprint}",
                                                  alert.source), alert=alert))
-        record_event(ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision"),
+        record(ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision"),
                                            action=decision.action, reasons=decision.reasons))
         if decision.action != "declare":
             say("the sample alert is not an incident by policy: nothing more to show")

@@ -11,6 +11,7 @@ from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import (
     PREFECT_API_URL,
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    PREFECT_SERVER_ANALYTICS_ENABLED,
     PREFECT_SERVER_DATABASE_CONNECTION_URL,
     temporary_settings,
 )
@@ -44,7 +45,8 @@ def prefect_server(settings: Settings, environ: Mapping[str, str]) -> Iterator[s
             return
         settings.home.mkdir(parents=True, exist_ok=True)
         database = f"sqlite+aiosqlite:///{settings.home / 'prefect.db'}"
-        with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: database}):
+        local = {PREFECT_SERVER_DATABASE_CONNECTION_URL: database, PREFECT_SERVER_ANALYTICS_ENABLED: False}
+        with temporary_settings(local):
             server = SubprocessASGIServer()
             server.start(timeout=90)
             try:

@@ -25,7 +25,7 @@ def sig(severity: str = "SEV3", firing: bool = True, team: bool = False, custome
         (sig(customers=True), 1, "declare", "customers can see it"),
         (sig(), 60, "declare", "unsolved after 1 hour of analysis (first seen 2026-11-26 03:00 UTC)"),
         (sig(), 59, "watch", "watching until 04:00 UTC"),
-        (sig("SEV1"), 0, "declare", "SEV1 is declared at once by policy (revenue lost)"),
+        (sig("SEV1"), 0, "declare", "SEV1 is declared at once by policy: revenue lost"),
         (sig("SEV4"), 5, "not_incident", "SEV4 is never an incident by policy"),
         (sig("SEV4", customers=True), 5, "declare", "customers can see it"),
         (sig(firing=False, customers=True), 5, "not_incident", "the alert has resolved"),
