@@ -12,9 +12,11 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any
 
-from prefect import pause_flow_run
+from prefect import get_client, pause_flow_run
+from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
+from prefect.states import Running
 
 from flows.forms import prefilled
 from incident import events as ev
@@ -72,6 +74,7 @@ def ask(
                 poll_interval=rt.form_poll_seconds,
             )
         except FlowPauseTimeout:
+            running_again()
             if may_lapse:
                 return None
             round_ += 1
@@ -81,6 +84,16 @@ def ask(
                 round_,
                 f"no answer from the {audience or role.label} ({who}) within {timeout}",
             )
+
+
+def running_again() -> None:
+    """After a pause times out, Prefect leaves the run paused: take it back to running, so that the
+    escalation's tasks can run and the question can be asked again."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(context.flow_run.id, Running(), force=True)
 
 
 def escalate(incident_id: str, key: str, round_: int, reason: str) -> None:

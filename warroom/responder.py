@@ -89,6 +89,7 @@ class Responder:
     say: Callable[[str], None] = print
     interval_s: float = 0.2
     answered: list[tuple[Form, dict[str, Any]]] = field(default_factory=list)
+    refused: list[tuple[Form, dict[str, Any], str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -130,13 +131,19 @@ class Responder:
                 for form in self.waiting():
                     if (form.flow_run_id, form.pause_key) in self._seen:
                         continue
-                    self._seen.add((form.flow_run_id, form.pause_key))
                     answer = self.answer(form, load_state(form.incident_id))
                     if answer is None:
+                        self._seen.add((form.flow_run_id, form.pause_key))
                         self.say(f"responder: leaving {form.name} of {form.incident_id} unanswered")
                         continue
                     self.say(f"responder: {form.name} of {form.incident_id} -> {answer}")
-                    resume_flow_run(form.flow_run_id, run_input=answer)
+                    try:
+                        resume_flow_run(form.flow_run_id, run_input=answer)
+                    except Exception as refused:  # the server refused the answer: the run stays paused
+                        self.refused.append((form, answer, str(refused)))
+                        self.say(f"responder: refused: {refused}")
+                        continue
+                    self._seen.add((form.flow_run_id, form.pause_key))
                     self.answered.append((form, answer))
             except Exception as exc:  # keep answering; the test or demo shows what went wrong
                 self.errors.append(repr(exc))

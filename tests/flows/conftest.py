@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,11 +51,22 @@ def fast(config: WarroomConfig, seconds: int = 30) -> WarroomConfig:
 
 
 @pytest.fixture()
-def runtime(
+def make_runtime(
     prefect_server: None, sandboxes: Sandboxes, config: WarroomConfig, tmp_path: Path
-) -> Iterator[Runtime]:
-    settings = Settings(home=tmp_path / "home", config_dir=CONFIGS, form_poll_seconds=1)
-    rt = build_runtime(settings, sandboxes.env(), config=fast(config))
-    with use_runtime(rt):
-        yield rt
-    rt.ledger.close()
+) -> Iterator[Callable[[int], Runtime]]:
+    """Install a runtime whose approval timeouts are all ``seconds`` long."""
+    with ExitStack() as stack:
+
+        def make(seconds: int = 30) -> Runtime:
+            settings = Settings(home=tmp_path / "home", config_dir=CONFIGS, form_poll_seconds=1)
+            rt = build_runtime(settings, sandboxes.env(), config=fast(config, seconds))
+            stack.callback(rt.ledger.close)
+            stack.enter_context(use_runtime(rt))
+            return rt
+
+        yield make
+
+
+@pytest.fixture()
+def runtime(make_runtime: Callable[[int], Runtime]) -> Runtime:
+    return make_runtime(30)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from flows.lifecycle import incident_lifecycle
 from incident import events as ev
 from incident.document import artifact_key
@@ -11,12 +9,8 @@ from incident.models import Phase, Role
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
 from tasks.runtime import Runtime
+from tests.flows.test_decisions import requests_seen
 from warroom.responder import Responder
-
-
-def requests_seen(sandboxes: Sandboxes, base_url: str) -> list[dict]:
-    ca = str(sandboxes.tls.ca_path) if sandboxes.tls else True
-    return httpx.get(f"{base_url}/_sandbox/requests", verify=ca).json()
 
 
 def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sandboxes) -> None:
@@ -53,7 +47,7 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
     triggers = [r for r in pd if r["path"] == "/v2/enqueue" and r["body"].get("dedup_key") == incident_id
                 and r["body"].get("event_action") == "trigger"]
     assert len(triggers) == 1
-    jira = requests_seen(sandboxes, sandboxes.jira_url or "")
+    jira = requests_seen(sandboxes, sandboxes.jira_url)
     created = [r for r in jira if r["method"] == "POST" and r["path"] == "/rest/api/2/issue"
                and f"warroom-{incident_id.lower()}-incident" in str(r["body"])]
     assert len(created) == 1
