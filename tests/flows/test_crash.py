@@ -18,7 +18,8 @@ from tests.flows.conftest import CONFIGS
 from warroom.responder import Responder
 
 ROOT = Path(__file__).resolve().parents[2]
-BOUNDARIES = ["phase:stabilising", "phase:restoring", "phase:preserving_evidence", "phase:reverting", "closed"]
+BOUNDARIES = ["phase:stabilising", "phase:restoring", "phase:preserving_evidence", "phase:reverting",
+              "closed"]
 
 
 def start_lifecycle(incident_id: str, runtime: Runtime, sandboxes: Sandboxes) -> subprocess.Popen[bytes]:
