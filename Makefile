@@ -29,6 +29,7 @@ demo: install
 bench: install
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/lifecycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
