@@ -250,6 +250,16 @@ class AlertResolved(Event):
         return f"alert {self.fingerprint} resolved at its source"
 
 
+class Reopened(Event):
+    """An alert fired again soon after the close (policy's reopen window): the incident is open again."""
+
+    kind: Literal["reopened"] = "reopened"
+    reason: str
+
+    def describe(self) -> str:
+        return f"reopened: {self.reason}"
+
+
 class PhaseChanged(Event):
     kind: Literal["phase_changed"] = "phase_changed"
     to: Phase
@@ -290,6 +300,7 @@ AnyEvent = Annotated[
     | CheckpointAnswered
     | AlertResolved
     | PhaseChanged
+    | Reopened
     | Closed,
     Field(discriminator="kind"),
 ]

@@ -46,14 +46,17 @@ _ANYTIME_OPEN = frozenset(
 
 #: phase -> kinds of event the phase accepts.
 ALLOWED: dict[Phase, frozenset[str]] = {
-    Phase.PENDING: frozenset({"alert_attached", "alert_resolved", "declaration_decided", "declared"}),
+    # the intake pages as soon as the criteria say declare; the declaration with its IC follows
+    Phase.PENDING: frozenset({"alert_attached", "alert_resolved", "declaration_decided", "paged", "declared"}),
     Phase.DECLARED: _ANYTIME_OPEN,
     Phase.STABILISING: _ANYTIME_OPEN | {"mitigation_applied"},
     Phase.RESTORING: _ANYTIME_OPEN | {"mitigation_applied"},
     Phase.PRESERVING_EVIDENCE: _ANYTIME_OPEN | {"evidence_preserved"},
     Phase.REVERTING: _ANYTIME_OPEN | {"evidence_preserved", "closed"},
     # after close: late alerts, the final status update and the postmortem follow-up
-    Phase.CLOSED: frozenset({"alert_attached", "alert_resolved", "followup_filed", "status_update_posted"}),
+    Phase.CLOSED: frozenset(
+        {"alert_attached", "alert_resolved", "followup_filed", "status_update_posted", "reopened"}
+    ),
 }
 
 #: phase -> the phase a ``phase_changed`` event may lead to (the chapter's priorities, in order).
@@ -104,6 +107,7 @@ class IncidentState:
     checkpoints: int = 0  # checkpoints answered
     handoffs_offered: int = 0
     escalations: int = 0
+    reopened: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)  # oldest first
 
     @property
@@ -314,6 +318,13 @@ def _closed(s: IncidentState, e: ev.Closed) -> None:
     s.close_summary = e.summary
 
 
+def _reopened(s: IncidentState, e: ev.Reopened) -> None:
+    s.phase = Phase.STABILISING
+    s.reopened += 1
+    s.closed_at = None
+    s.close_summary = None
+
+
 def _nothing(s: IncidentState, e: Any) -> None:
     return None
 
@@ -343,6 +354,7 @@ _HANDLERS: dict[str, Callable[[IncidentState, Any], None]] = {
     "checkpoint_answered": _checkpoint,
     "phase_changed": _phase_changed,
     "closed": _closed,
+    "reopened": _reopened,
 }
 
 
