@@ -15,12 +15,12 @@ from tasks.runtime import current_runtime
 ACTOR = "warroom"
 
 @task(name="page_oncall")
-def page_oncall(incident_id: str, summary: str, severity: str, service: str) -> Recorded:
+def page_oncall(incident_id: str, summary: str, severity: str, service: str, key: str | None = None) -> Recorded:
     """Page the service's on-call. The dedup key is the incident id, so PagerDuty pages once."""
     rt = current_runtime()
     page_severity = rt.config.policy.severity(severity).page_severity
     target = rt.config.services.services[service].escalation_policy
-    key = f"{incident_id}:paged"
+    key = key or f"{incident_id}:paged"
 
     def page() -> str:
         receipt = rt.pager.page(

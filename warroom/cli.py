@@ -12,10 +12,11 @@ from incident.errors import ConfigError
 from integrations.ledger import Ledger
 from integrations.sandbox.from_config import jira_options, pagerduty_setup
 from integrations.sandbox.server import Sandboxes
+from tasks.runs import HANDOFF, LIFECYCLE, start_run
 from warroom.bootstrap import utc_now
 from warroom.config import load_config
 from warroom.demo import run_demo
-from warroom.runner import serve_deployments, start_deployment, wait_for_interrupt
+from warroom.runner import serve_deployments, wait_for_interrupt
 from warroom.settings import Settings
 from warroom.stack import local_stack
 
@@ -121,11 +122,11 @@ def declare(
         _fail(f"unknown service {service!r}; services.yaml has: {', '.join(config.services.services)}")
     config.policy.severity(severity)
     incident_id = f"INC-{utc_now():%Y%m%d-%H%M%S}"
-    run = start_deployment("lifecycle/lifecycle", {
+    run = start_run(LIFECYCLE, {
         "incident_id": incident_id, "title": title, "service": service, "severity": severity,
         "reasons": reason or ["declared by hand"], "declared_by": by or "warroom", "drill": drill,
-    })
-    typer.echo(f"{incident_id} declared; lifecycle run {run}")
+    }, key=f"{incident_id}:lifecycle")
+    typer.echo(f"{incident_id} declared; lifecycle run {run.id} (answer its forms in the Prefect UI)")
 
 
 @app.command()
@@ -138,8 +139,8 @@ def handoff(
     config = load_config(settings.config_dir)
     if to not in config.roster.people:
         _fail(f"{to!r} is not on the roster; roster.yaml has: {', '.join(config.roster.people)}")
-    run = start_deployment("handoff-command/handoff", {"incident_id": incident, "to": to})
-    typer.echo(f"handoff of {incident} to {to} started (run {run}): the outgoing IC writes the briefing")
+    run = start_run(HANDOFF, {"incident_id": incident, "to": to})
+    typer.echo(f"handoff of {incident} to {to} started (run {run.id}): the outgoing IC writes the briefing")
 
 
 @app.command()

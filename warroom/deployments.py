@@ -9,6 +9,7 @@ from prefect import flow
 
 from flows.handoff import Outcome
 from flows.handoff import handoff as handoff_flow
+from flows.intake import watch_alert
 from flows.lifecycle import incident_lifecycle
 from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime
@@ -39,5 +40,15 @@ def handoff(incident_id: str, to: str) -> Outcome:
     try:
         with use_runtime(runtime):
             return handoff_flow.fn(incident_id, to)
+    finally:
+        runtime.ledger.close()
+
+
+@flow(name="watch-alert")
+def watch(incident_id: str, fingerprint: str) -> str:
+    runtime = build_runtime(Settings(), os.environ)
+    try:
+        with use_runtime(runtime):
+            return watch_alert.fn(incident_id, fingerprint)
     finally:
         runtime.ledger.close()

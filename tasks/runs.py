@@ -1,0 +1,21 @@
+"""Starting deployment runs (the lifecycle, a watch) once per key, now or at a given time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+
+LIFECYCLE = "lifecycle/lifecycle"
+HANDOFF = "handoff-command/handoff"
+WATCH = "watch-alert/watch"
+
+
+def start_run(deployment: str, parameters: dict[str, Any], key: str | None = None,
+              at: datetime | None = None) -> FlowRun:
+    """Create a run and return at once; the same ``key`` returns the run created before."""
+    return cast(FlowRun, run_deployment(
+        deployment, parameters=parameters, timeout=0, idempotency_key=key, scheduled_time=at, as_subflow=False,
+    ))
