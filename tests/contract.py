@@ -27,7 +27,8 @@ Leniencies, all on purpose and named here (DESIGN.md §7):
 - Known errors in a vendor document are patched, visibly, on a copy with :func:`patch_spec` (each
   patch names the pointer it changes; the contract test says why).
 
-Spec files live in ``shared/specs`` beside the repository (``WARROOM_SPECS_DIR`` overrides).
+Spec files live in ``shared/specs`` beside the repository, or under ``$WARROOM_SHARED_DIR``
+(``WARROOM_SPECS_DIR`` overrides).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from openapi_schema_validator import OAS30ReadValidator, OAS30Validator, oas30_f
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from tests.helpers import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
 SPEC_URI = "urn:warroom-contract:spec"
 
@@ -59,7 +62,7 @@ class ContractViolation(AssertionError):
 
 def specs_dir() -> Path:
     configured = os.environ.get("WARROOM_SPECS_DIR")
-    return Path(configured) if configured else REPO.parent / "shared" / "specs"
+    return Path(configured) if configured else shared_dir() / "specs"
 
 
 @functools.cache

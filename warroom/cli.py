@@ -7,16 +7,19 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+import uvicorn
 
 from incident.errors import ConfigError
 from integrations.ledger import Ledger
 from integrations.sandbox.from_config import jira_options, pagerduty_setup
 from integrations.sandbox.server import Sandboxes
 from tasks.runs import HANDOFF, LIFECYCLE, start_run
-from warroom.bootstrap import utc_now
+from tasks.runtime import use_runtime
+from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
 from warroom.demo import run_demo
-from warroom.runner import serve_deployments, wait_for_interrupt
+from warroom.intake import create_intake_app
+from warroom.runner import Background, serve_deployments, wait_for_interrupt
 from warroom.settings import Settings
 from warroom.stack import local_stack
 
@@ -102,8 +105,26 @@ def up(
         typer.echo(f"Prefect UI: {stack.ui_url}")
         typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
         typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
+        intake = Background(create_intake_app(stack.runtime, settings, utc_now), settings.intake_host,
+                            settings.intake_port)
+        typer.echo(f"intake: {intake.url}/v1/alerts/{{alertmanager,grafana,pagerduty,generic}}")
         typer.echo("declare with `warroom declare SERVICE TITLE`; Ctrl-C stops everything.")
-        serve_deployments()
+        try:
+            with use_runtime(stack.runtime):
+                serve_deployments()
+        finally:
+            intake.stop()
+
+
+@app.command()
+def intake() -> None:
+    """Serve the alert webhooks (POST /v1/alerts/{alertmanager,grafana,pagerduty,generic}, GET /healthz)."""
+    settings = _settings()
+    runtime = build_runtime(settings, os.environ)
+    with use_runtime(runtime):
+        typer.echo(f"warroom intake on http://{settings.intake_host}:{settings.intake_port}/v1/alerts/...")
+        uvicorn.run(create_intake_app(runtime, settings, utc_now), host=settings.intake_host,
+                    port=settings.intake_port, log_level="warning")
 
 
 @app.command()

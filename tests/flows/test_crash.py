@@ -14,7 +14,7 @@ from prefect.settings import PREFECT_API_URL
 from integrations.jira.tracker import intent_label
 from integrations.sandbox.server import Sandboxes
 from tasks.runtime import Runtime
-from tests.flows.conftest import CONFIGS
+from tests.helpers import CONFIGS
 from warroom.responder import Responder
 
 ROOT = Path(__file__).resolve().parents[2]

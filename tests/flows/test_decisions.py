@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from flows.declare import declare
 from flows.handoff import handoff
 from flows.stabilise import stabilise
@@ -16,6 +14,7 @@ from incident.state import IncidentState
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
 from tasks.runtime import Runtime
+from tests.helpers import requests_seen
 from warroom.responder import Form, Responder, scripted_answer
 
 
@@ -27,11 +26,6 @@ def declared(incident_id: str, answer: Callable[[Form, IncidentState], Any] = sc
     with Responder(answer=answer, say=quiet) as responder:
         declare(incident_id, "Search is slow", "search", "SEV2", ["customers can see it"], "erin")
     return responder
-
-
-def requests_seen(sandboxes: Sandboxes, base_url: str | None) -> list[dict[str, Any]]:
-    assert sandboxes.tls is not None and base_url is not None
-    return httpx.get(f"{base_url}/_sandbox/requests", verify=sandboxes.tls.client_context()).json()
 
 
 def pagerduty_requests(sandboxes: Sandboxes) -> list[dict[str, Any]]:

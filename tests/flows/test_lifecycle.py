@@ -9,7 +9,7 @@ from incident.models import Phase, Role
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
 from tasks.runtime import Runtime
-from tests.flows.test_decisions import requests_seen
+from tests.helpers import requests_seen
 from warroom.responder import Responder
 
 

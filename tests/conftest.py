@@ -1,32 +1,34 @@
-"""Flows on a real Prefect test server, against the PagerDuty and Jira sandboxes over TLS."""
+"""Flows and the intake on a real Prefect test server, against the PagerDuty and Jira sandboxes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 from incident.policy import WarroomConfig
 from integrations.sandbox.from_config import jira_options, pagerduty_setup
 from integrations.sandbox.server import Sandboxes
 from tasks.runtime import Runtime, use_runtime
-from warroom.bootstrap import build_runtime
+from tests.helpers import CONFIGS
+from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
+from warroom.runner import deployments
 from warroom.settings import Settings
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=60), temporary_settings(
-        {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_SERVER_ANALYTICS_ENABLED: False}
     ):
+        for deployment in deployments():  # what the intake starts runs of
+            deployment.apply()
         yield
 
 
@@ -53,13 +55,16 @@ def fast(config: WarroomConfig, seconds: int = 30) -> WarroomConfig:
 @pytest.fixture()
 def make_runtime(
     prefect_server: None, sandboxes: Sandboxes, config: WarroomConfig, tmp_path: Path
-) -> Iterator[Callable[[int], Runtime]]:
+) -> Iterator[Callable[..., Runtime]]:
     """Install a runtime whose approval timeouts are all ``seconds`` long."""
     with ExitStack() as stack:
 
-        def make(seconds: int = 30) -> Runtime:
-            settings = Settings(home=tmp_path / "home", config_dir=CONFIGS, form_poll_seconds=1)
-            rt = build_runtime(settings, sandboxes.env(), config=fast(config, seconds))
+        def make(
+            seconds: int = 30, clock: Callable[[], datetime] = utc_now, database_url: str | None = None
+        ) -> Runtime:
+            settings = Settings(home=tmp_path / "home", config_dir=CONFIGS, form_poll_seconds=1,
+                                database_url=database_url)
+            rt = build_runtime(settings, sandboxes.env(), config=fast(config, seconds), clock=clock)
             stack.callback(rt.ledger.close)
             stack.enter_context(use_runtime(rt))
             return rt
@@ -68,5 +73,5 @@ def make_runtime(
 
 
 @pytest.fixture()
-def runtime(make_runtime: Callable[[int], Runtime]) -> Runtime:
+def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
     return make_runtime(30)

@@ -1,0 +1,26 @@
+"""Small helpers shared by the flow and intake tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from integrations.sandbox.server import Sandboxes
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def requests_seen(sandboxes: Sandboxes, base_url: str | None) -> list[dict[str, Any]]:
+    """Every request a sandbox has seen (its admin API)."""
+    assert sandboxes.tls is not None and base_url is not None
+    return httpx.get(f"{base_url}/_sandbox/requests", verify=sandboxes.tls.client_context()).json()
+
+
+def shared_dir() -> Path:
+    """The workspace's ``shared/`` (vendor specs, real webhook payloads): ``$WARROOM_SHARED_DIR``, else
+    the folder beside the repository."""
+    configured = os.environ.get("WARROOM_SHARED_DIR")
+    return Path(configured) if configured else CONFIGS.parents[1] / "shared"

@@ -1,0 +1,111 @@
+"""``warroom intake``: the webhook service that starts incidents from alerts.
+
+Every authenticated body goes to the ledger's inbox before anything else is done with it; a body
+that cannot be read is kept there, marked rejected with the reason. A request that fails
+authentication gets 401, is counted and logged, and its body is not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from flows.intake import Outcome, receive_alert
+from incident.errors import AlertRejectedError, WarroomError
+from integrations.alerts.auth import (
+    AuthError,
+    check_bearer,
+    check_grafana_hmac,
+    check_pagerduty_signature,
+    redact_headers,
+)
+from integrations.alerts.parse import SOURCES, MalformedBody, UnsupportedMediaType, parse
+from tasks.runtime import Runtime
+from warroom.settings import Settings
+
+MAX_BODY = 512 * 1024
+log = logging.getLogger("warroom.intake")
+
+
+def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime]) -> FastAPI:
+    """The caller installs ``runtime`` (``use_runtime``) for the life of the app: the flows it calls
+    read it from there."""
+    app = FastAPI(title="warroom intake", description="Alert webhooks in; incidents out.")
+    counts: Counter[str] = Counter()
+
+    def authenticate(source: str, headers: dict[str, str], body: bytes) -> None:
+        if source == "grafana":
+            check_grafana_hmac(headers, body, settings.grafana_secret.get_secret_value(),
+                               header=settings.grafana_signature_header,
+                               timestamp_header=settings.grafana_timestamp_header, now=clock())
+        elif source == "pagerduty":
+            check_pagerduty_signature(headers, body, settings.listed(settings.pagerduty_webhook_secrets))
+        else:
+            check_bearer(headers, settings.listed(settings.intake_tokens))
+
+    def handle(source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            authenticate(source, headers, body)
+        except AuthError as refused:
+            counts[f"unauthorised:{source}"] += 1
+            log.warning("refused a %s webhook: %s", source, refused)
+            return 401, {"error": str(refused)}
+        inbox_id = runtime.ledger.store_inbox(source, redact_headers(headers), body, clock())
+        try:
+            parsed = parse(source, body, headers.get("content-type"))
+        except AlertRejectedError as rejected:
+            counts[f"rejected:{source}"] += 1
+            runtime.ledger.mark_inbox(inbox_id, "rejected", reason=str(rejected))
+            status = 415 if isinstance(rejected, UnsupportedMediaType) else 400 if isinstance(
+                rejected, MalformedBody) else 422
+            return status, {"error": rejected.reason, "field": rejected.field, "inbox": inbox_id}
+        try:
+            outcomes = [receive_alert(a, f"inbox-{inbox_id}-{i}") for i, a in enumerate(parsed.alerts)]
+        except WarroomError as failed:  # kept in the inbox as received: the sender retries
+            counts[f"failed:{source}"] += 1
+            runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
+            log.error("could not process inbox row %s: %s", inbox_id, failed)
+            return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
+        counts[f"accepted:{source}"] += 1
+        new = [o for o in outcomes if o.action not in ("joined", "ignored")]
+        first = next((o for o in outcomes if o.incident_id), None)
+        runtime.ledger.mark_inbox(
+            inbox_id, "accepted" if new or not outcomes else "duplicate",
+            reason=parsed.note or "; ".join(f"{o.action}: {o.reason}" for o in outcomes) or "no alerts in the body",
+            incident_id=first.incident_id if first else None,
+            fingerprint=parsed.alerts[0].fingerprint if parsed.alerts else None,
+        )
+        return 202, {"inbox": inbox_id, "truncated": parsed.truncated, "note": parsed.note,
+                     "alerts": [described(a.fingerprint, o) for a, o in zip(parsed.alerts, outcomes, strict=True)]}
+
+    @app.post("/v1/alerts/{source}")
+    async def receive(source: str, request: Request) -> JSONResponse:
+        if source not in SOURCES:
+            return JSONResponse({"error": f"unknown source {source!r}; use one of {', '.join(SOURCES)}"}, 404)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                counts[f"too_large:{source}"] += 1
+                return JSONResponse({"error": f"the body is over the {MAX_BODY // 1024} KB limit"}, 413)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, payload = await anyio.to_thread.run_sync(handle, source, headers, bytes(body))
+        return JSONResponse(payload, status)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "counts": dict(counts)}
+
+    return app
+
+
+def described(fingerprint: str, outcome: Outcome) -> dict[str, Any]:
+    return {"fingerprint": fingerprint, "incident": outcome.incident_id, "action": outcome.action,
+            "reason": outcome.reason}
