@@ -18,7 +18,7 @@ from incident.criteria import decide, signals_from_alert
 from incident.grouping import incident_id_for, route
 from incident.models import Alert, Phase
 from incident.state import IncidentState
-from tasks.ledger import envelope, load_state, record
+from tasks.ledger import envelope, load_state, record, write
 from tasks.paging import page_oncall
 from tasks.runs import LIFECYCLE, WATCH, start_run
 from tasks.runtime import current_runtime
@@ -45,7 +45,7 @@ def latest_episode(fingerprint: str) -> tuple[int, IncidentState | None]:
 
 def recorded_by_me(event: ev.Event) -> bool:
     """Append ``event``; True if this call stored it (not another process or an earlier delivery)."""
-    return record(event).event == event
+    return write(event)[1]
 
 
 def receive_alert(alert: Alert, delivery: str) -> Outcome:

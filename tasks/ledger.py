@@ -37,7 +37,12 @@ def done(idempotency_key: str) -> Recorded | None:
 
 
 def record(event: Event) -> Recorded:
-    """Append ``event`` once. A fact recorded before (same key) is returned as stored.
+    """Append ``event`` once; see :func:`write`."""
+    return write(event)[0]
+
+
+def write(event: Event) -> tuple[Recorded, bool]:
+    """Append ``event`` once. A fact recorded before (same key) is returned as stored, with False.
 
     The core checks the event against the latest state before it is written; if another writer (a
     handoff running beside the lifecycle) got in first, the state is re-read and checked again.
@@ -46,11 +51,11 @@ def record(event: Event) -> Recorded:
     for _ in range(CONFLICT_RETRIES):
         stored = ledger.find(event.idempotency_key)
         if stored is not None:
-            return stored
+            return stored, False
         state = load_state(event.incident_id)
         check(state, event)
         try:
-            return ledger.append(event, state.version)
+            return ledger.write(event, state.version)
         except LedgerConflictError:
             continue
     raise LedgerConflictError(

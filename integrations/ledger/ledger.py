@@ -129,6 +129,11 @@ class Ledger:
         The same idempotency key again returns what was stored the first time and writes nothing.
         Raises :class:`LedgerConflictError` when the incident is not at ``expected_seq``.
         """
+        return self.write(event, expected_seq)[0]
+
+    def write(self, event: Event, expected_seq: int) -> tuple[Recorded, bool]:
+        """:meth:`append`, also saying whether this very call stored the event (True) or found it
+        stored already under its idempotency key (False), by an earlier call or another process."""
         if expected_seq < 0:
             raise LedgerError(f"expected_seq must be 0 (a new incident) or more, not {expected_seq}")
         rebuilt = _rebuild(event)
@@ -136,14 +141,14 @@ class Ledger:
             with self._engine.begin() as conn:
                 stored = _find(conn, event.idempotency_key)
                 if stored is not None:
-                    return _same_intent(stored, event)
+                    return _same_intent(stored, event), False
                 current = _last_seq(conn, event.incident_id)
                 if current != expected_seq:
                     # On PostgreSQL each statement sees the latest commits: the seq that moved on
                     # may be this very key, stored by a concurrent writer since the lookup above.
                     stored = _find(conn, event.idempotency_key)
                     if stored is not None:
-                        return _same_intent(stored, event)
+                        return _same_intent(stored, event), False
                     raise LedgerConflictError(_conflict(event.incident_id, expected_seq, current))
                 recorded = Recorded(
                     event_id=str(uuid.uuid4()),
@@ -153,7 +158,7 @@ class Ledger:
                 )
                 conn.execute(_INSERT_EVENT, _event_values(recorded))
                 _project(conn, recorded)
-            return recorded
+            return recorded, True
         except IntegrityError as exc:
             lost_race = exc
         except SQLAlchemyError as exc:
@@ -161,7 +166,7 @@ class Ledger:
         # Another writer committed this key, or this seq, between our read and our insert.
         stored = self.find(event.idempotency_key)
         if stored is not None:
-            return _same_intent(stored, event)
+            return _same_intent(stored, event), False
         current = self.last_seq(event.incident_id)
         if current != expected_seq:
             raise LedgerConflictError(_conflict(event.incident_id, expected_seq, current)) from lost_race

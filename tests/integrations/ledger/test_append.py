@@ -173,6 +173,16 @@ def test_eight_threads_appending_the_same_key_store_it_once(ledger: Ledger) -> N
         assert results[0] == stored[0]
 
 
+def test_of_eight_threads_writing_one_key_exactly_one_is_told_it_stored_it(ledger: Ledger) -> None:
+    for round_ in range(5):
+        incident = f"INC-W{round_}"
+        results = run_together(8, lambda _i, inc=incident: ledger.write(declared(inc, key=f"w-{inc}"), 0))
+        written = [r for r in results if isinstance(r, tuple)]
+        assert len(written) == 8
+        assert [stored for _, stored in written].count(True) == 1
+        assert len({recorded.event_id for recorded, _ in written}) == 1
+
+
 def test_two_writers_with_the_same_expected_seq_one_wins(ledger: Ledger) -> None:
     ledger.append(declared("INC-12"), 0)
     winner = ledger.append(update("INC-12", "alice-1", "alice's view"), 1)

@@ -1,0 +1,215 @@
+"""The intake service over real HTTP: authentication, the inbox, grouping, paging once, the storm."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
+
+from flows.intake import watch_alert
+from incident.models import Phase
+from integrations.sandbox.server import Sandboxes
+from tasks.ledger import load_state
+from tasks.runtime import Runtime
+from tests.helpers import CONFIGS
+from warroom.intake import create_intake_app
+from warroom.runner import Background
+from warroom.settings import Settings
+
+TOKEN = "intake-token-for-tests"
+GRAFANA_SECRET = "grafana-secret-for-tests"
+PD_SECRETS = ("pd-old-secret", "pd-new-secret")
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Intake:
+    url: str
+    runtime: Runtime
+    sandboxes: Sandboxes
+    clock: Clock
+
+    def post(self, source: str, body: Any, headers: dict[str, str] | None = None,
+             client: httpx.Client | None = None) -> httpx.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}", **(headers or {})}
+        return (client or httpx).post(f"{self.url}/v1/alerts/{source}", content=raw, headers=sent, timeout=30)
+
+    def pd_incidents(self, incident_id: str) -> int:
+        assert self.sandboxes.pagerduty_app is not None
+        return len(self.sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id))
+
+
+def settings() -> Settings:
+    return Settings.model_validate({
+        "config_dir": CONFIGS, "intake_tokens": f"old-token,{TOKEN}", "grafana_secret": GRAFANA_SECRET,
+        "pagerduty_webhook_secrets": ",".join(PD_SECRETS),
+    })
+
+
+@pytest.fixture()
+def intake(make_runtime: Callable[..., Runtime], sandboxes: Sandboxes) -> Iterator[Intake]:
+    clock = Clock()
+    runtime = make_runtime(30, clock=clock)
+    server = Background(create_intake_app(runtime, settings(), clock))
+    yield Intake(server.url, runtime, sandboxes, clock)
+    server.stop()
+
+
+def am_alert(name: str, status: str = "firing", service: str = "checkout", **labels: str) -> dict[str, Any]:
+    return {"status": status, "labels": {"alertname": name, "service": service, **labels},
+            "annotations": {"summary": f"{name} on {service}"}, "startsAt": "2026-11-26T02:59:00Z",
+            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph", "fingerprint": name}
+
+
+def am_group(*alerts: dict[str, Any]) -> dict[str, Any]:
+    return {"version": "4", "groupKey": "{}:{alertname=\"x\"}", "truncatedAlerts": 0, "status": "firing",
+            "receiver": "warroom", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+            "externalURL": "http://alertmanager", "alerts": list(alerts)}
+
+
+def test_a_customer_visible_alert_pages_once_and_starts_one_lifecycle(intake: Intake) -> None:
+    body = am_group(am_alert("CheckoutErrors", severity="critical", impact="customer"),
+                    am_alert("CheckoutLatency", severity="critical", impact="customer"))
+    first = intake.post("alertmanager", body)
+    assert first.status_code == 202, first.text
+    alerts = first.json()["alerts"]
+    assert [a["action"] for a in alerts] == ["declared", "declared"]
+    ids = [a["incident"] for a in alerts]
+    assert len(set(ids)) == 2
+
+    again = intake.post("alertmanager", body)  # Alertmanager re-sends the group
+    assert [a["action"] for a in again.json()["alerts"]] == ["joined", "joined"]
+    assert [a["incident"] for a in again.json()["alerts"]] == ids
+    for incident_id in ids:
+        assert intake.pd_incidents(incident_id) == 1
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"{incident_id}:lifecycle"])))
+        assert len(runs) == 1 and runs[0].parameters["incident_id"] == incident_id
+    rows = intake.runtime.ledger.inbox_rows()
+    assert [r.status for r in rows[-2:]] in (["accepted", "duplicate"], ["duplicate", "accepted"])
+
+
+def test_a_request_that_fails_authentication_gets_401_and_stores_nothing(intake: Intake) -> None:
+    before = intake.runtime.ledger.count_inbox()
+    bad = intake.post("alertmanager", am_group(am_alert("X")), {"authorization": "Bearer wrong"})
+    assert bad.status_code == 401 and "does not match" in bad.json()["error"]
+    assert "wrong" not in bad.text
+    assert intake.runtime.ledger.count_inbox() == before
+    assert httpx.get(f"{intake.url}/healthz").json()["counts"]["unauthorised:alertmanager"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "field", "reason"),
+    [
+        (b'{"alerts": [', "application/json", 400, None, "line 1"),
+        (b"alerts=1", "application/x-www-form-urlencoded", 415, None, "application/json"),
+        (json.dumps({"version": "4", "status": "firing", "alerts": [{"labels": "nope"}]}).encode(),
+         "application/json", 422, "alerts[0].labels", ""),
+    ],
+)
+def test_a_body_that_cannot_be_read_is_refused_and_kept_with_its_reason(
+    intake: Intake, raw: bytes, content_type: str, status: int, field: str | None, reason: str
+) -> None:
+    response = intake.post("alertmanager", raw, {"content-type": content_type})
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert answer["field"] == field and reason in answer["error"]
+    row = next(r for r in intake.runtime.ledger.inbox_rows("rejected") if r.id == answer["inbox"])
+    assert row.body == raw.decode() and row.reason and answer["error"] in row.reason
+
+
+def test_a_body_over_512_kb_gets_413(intake: Intake) -> None:
+    response = intake.post("generic", b"{" + b" " * (600 * 1024) + b"}")
+    assert response.status_code == 413 and "512 KB" in response.json()["error"]
+
+
+def grafana_headers(body: bytes, at: datetime, secret: str = GRAFANA_SECRET) -> dict[str, str]:
+    stamp = str(int(at.timestamp()))
+    signature = hmac.new(secret.encode(), stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"x-grafana-alerting-signature": signature, "x-grafana-alerting-signature-timestamp": stamp,
+            "authorization": ""}
+
+
+def test_grafana_signatures_and_stale_timestamps(intake: Intake) -> None:
+    body = json.dumps(am_group(am_alert("SearchSlow", service="search", severity="warning"))).encode()
+    assert intake.post("grafana", body, grafana_headers(body, NOW)).status_code == 202
+    stale = intake.post("grafana", body, grafana_headers(body, NOW - timedelta(minutes=30)))
+    assert stale.status_code == 401 and "stale" in stale.json()["error"]
+    forged = intake.post("grafana", body, grafana_headers(body, NOW, secret="guess"))
+    assert forged.status_code == 401
+
+
+def test_pagerduty_webhooks_during_a_secret_rotation(intake: Intake) -> None:
+    event = {"event": {"id": "E1", "event_type": "incident.triggered", "resource_type": "incident",
+                       "occurred_at": "2026-11-26T03:00:00Z", "data": {
+                           "id": "Q1ROTATE", "title": "Payments API declines cards", "html_url": "https://pd/x",
+                           "service": {"summary": "payments-api"}}}}
+    body = json.dumps(event).encode()
+    for secret in PD_SECRETS:
+        signature = "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        other = "v1=" + "0" * 64
+        response = intake.post("pagerduty", body, {"x-pagerduty-signature": f"{other},{signature}"})
+        assert response.status_code == 202, response.text
+    wrong = "v1=" + hmac.new(b"not-a-secret", body, hashlib.sha256).hexdigest()
+    assert intake.post("pagerduty", body, {"x-pagerduty-signature": wrong}).status_code == 401
+
+
+def test_the_one_hour_rule_declares_only_what_still_fires(intake: Intake) -> None:
+    still = intake.post("alertmanager", am_group(am_alert("DiskFilling", service="search", severity="warning")))
+    gone = intake.post("alertmanager", am_group(am_alert("QueueLag", service="search", severity="warning")))
+    still_id, gone_id = (r.json()["alerts"][0]["incident"] for r in (still, gone))
+    assert [r.json()["alerts"][0]["action"] for r in (still, gone)] == ["watching", "watching"]
+    with get_client(sync_client=True) as client:
+        timer = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"{still_id}:watch"])))
+    assert len(timer) == 1 and timer[0].expected_start_time == datetime(2026, 11, 26, 3, 59, tzinfo=UTC)
+
+    intake.post("alertmanager", am_group(am_alert("QueueLag", status="resolved", service="search",
+                                                  severity="warning")))
+    intake.clock.now = NOW + timedelta(hours=1)
+    assert watch_alert(still_id, "DiskFilling") == "declared"
+    assert watch_alert(gone_id, "QueueLag") == "resolved in time: not an incident"
+    assert intake.pd_incidents(still_id) == 1 and intake.pd_incidents(gone_id) == 0
+    assert load_state(gone_id).phase is Phase.PENDING
+
+
+def test_a_storm_of_2000_alerts_makes_20_incidents_and_loses_nothing(intake: Intake) -> None:
+    fingerprints = [f"storm{n:02d}" for n in range(20)]
+    bodies = [am_group(am_alert(fingerprints[i % 20], severity="critical", impact="customer")) for i in range(2000)]
+    before = intake.runtime.ledger.count_inbox()
+    local = threading.local()
+
+    def send(body: dict[str, Any]) -> int:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client()
+        return intake.post("alertmanager", body, client=local.client).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(send, bodies))
+    assert statuses.count(202) == 2000
+    assert intake.runtime.ledger.count_inbox() - before == 2000
+    incidents = {row.incident_id for row in intake.runtime.ledger.inbox_rows(limit=5000) if row.fingerprint
+                 in fingerprints}
+    assert len(incidents) == 20
+    assert all(intake.pd_incidents(i) == 1 for i in incidents)
