@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,9 @@ from integrations.alerts.auth import (
     check_pagerduty_signature,
     redact_headers,
 )
+from tests.helpers import shared_dir
 
-PAYLOADS = Path(__file__).resolve().parents[4] / "shared" / "payloads"
+PAYLOADS = shared_dir() / "payloads"
 
 
 def refused(call: Callable[[], None], *secrets_and_received: str) -> AuthError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,9 @@ from integrations.alerts.parse import (
     UnsupportedMediaType,
     parse,
 )
+from tests.helpers import shared_dir
 
-PAYLOADS = Path(__file__).resolve().parents[4] / "shared" / "payloads"
+PAYLOADS = shared_dir() / "payloads"
 JSON = "application/json"
 
 
