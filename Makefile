@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/intake.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -37,23 +37,22 @@ class Stack:
 
 
 @contextmanager
-def prefect_server(settings: Settings, environ: Mapping[str, str]) -> Iterator[str]:
-    """The Prefect API to use: ``PREFECT_API_URL`` if set, else a local server on SQLite."""
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        if environ.get("PREFECT_API_URL"):
-            yield environ["PREFECT_API_URL"]
-            return
-        settings.home.mkdir(parents=True, exist_ok=True)
-        database = f"sqlite+aiosqlite:///{settings.home / 'prefect.db'}"
-        local = {PREFECT_SERVER_DATABASE_CONNECTION_URL: database, PREFECT_SERVER_ANALYTICS_ENABLED: False}
-        with temporary_settings(local):
+def prefect_server(settings: Settings, environ: Mapping[str, str], database_url: str | None = None) -> Iterator[str]:
+    """The Prefect API to use: ``PREFECT_API_URL`` if set, else a local server on SQLite under
+    ``$WARROOM_HOME`` (or on ``database_url``, e.g. ``postgresql+asyncpg://...``)."""
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), ExitStack() as stack:
+        api_url = environ.get("PREFECT_API_URL")
+        if not api_url:
+            settings.home.mkdir(parents=True, exist_ok=True)
+            database = database_url or f"sqlite+aiosqlite:///{settings.home / 'prefect.db'}"
+            stack.enter_context(temporary_settings(
+                {PREFECT_SERVER_DATABASE_CONNECTION_URL: database, PREFECT_SERVER_ANALYTICS_ENABLED: False}))
             server = SubprocessASGIServer()
             server.start(timeout=90)
-            try:
-                with temporary_settings({PREFECT_API_URL: server.api_url}):
-                    yield server.api_url
-            finally:
-                server.stop()
+            stack.callback(server.stop)
+            api_url = server.api_url
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            yield api_url
 
 
 @contextmanager
@@ -63,9 +62,10 @@ def local_stack(
     config: WarroomConfig,
     pagerduty_port: int = 0,
     jira_port: int = 0,
+    prefect_database_url: str | None = None,
 ) -> Iterator[Stack]:
     with ExitStack() as stack:
-        api_url = stack.enter_context(prefect_server(settings, environ))
+        api_url = stack.enter_context(prefect_server(settings, environ, prefect_database_url))
         sandboxes = stack.enter_context(Sandboxes(
             settings.home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config),
             pagerduty_port=pagerduty_port, jira_port=jira_port,
