@@ -16,7 +16,7 @@ from incident.models import Alert
 from incident.state import IncidentState
 from tasks.document import document
 from tasks.ledger import envelope, load_state, record
-from tasks.runtime import use_runtime
+from tasks.runtime import current_runtime, use_runtime
 from warroom.config import load_config
 from warroom.responder import Form, Responder, scripted_answer
 from warroom.settings import Settings
@@ -80,8 +80,6 @@ def link_printer(ui_url: str, say: Callable[[str], None]) -> Callable[[Form, Inc
 
 
 def say_vendors(state: IncidentState, say: Callable[[str], None]) -> None:
-    from tasks.runtime import current_runtime
-
     rt = current_runtime()
     say("=" * 100 + "\nPagerDuty (sandbox): the incident's log\n" + "=" * 100)
     for entry in rt.pager.log_entries(state.incident_id):
