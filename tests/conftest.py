@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
@@ -11,7 +12,9 @@ import pytest
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
+from incident.errors import LedgerError
 from incident.policy import WarroomConfig
+from integrations.ledger.testing import temporary_postgres_database
 from integrations.sandbox.from_config import jira_options, pagerduty_setup
 from integrations.sandbox.server import Sandboxes
 from tasks.runtime import Runtime, use_runtime
@@ -75,3 +78,16 @@ def make_runtime(
 @pytest.fixture()
 def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
     return make_runtime(30)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh ``warroom_test_<hex>`` database for the session; skipped if unreachable, unless CI."""
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(temporary_postgres_database())
+        except LedgerError as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{exc}. CI=true: the PostgreSQL ledger tests must run here.")
+            pytest.skip(f"{exc}. Start PostgreSQL on 127.0.0.1:5432 (trust auth) to run these.")
+        yield url

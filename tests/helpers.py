@@ -16,7 +16,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def requests_seen(sandboxes: Sandboxes, base_url: str | None) -> list[dict[str, Any]]:
     """Every request a sandbox has seen (its admin API)."""
     assert sandboxes.tls is not None and base_url is not None
-    return httpx.get(f"{base_url}/_sandbox/requests", verify=sandboxes.tls.client_context()).json()
+    answer = httpx.get(f"{base_url}/_sandbox/requests", verify=sandboxes.tls.client_context())
+    seen: list[dict[str, Any]] = answer.json()
+    return seen
 
 
 def shared_dir() -> Path:

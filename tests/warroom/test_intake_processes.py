@@ -7,9 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,26 +15,13 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL
 
-from incident.errors import LedgerError
 from integrations.ledger import Ledger
-from integrations.ledger.testing import temporary_postgres_database
+from integrations.ledger.testing import reset_postgres_database
 from integrations.sandbox.server import Sandboxes
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture()
-def postgres() -> Iterator[str]:
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(temporary_postgres_database())
-        except LedgerError as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{exc}. CI=true: this test must run on PostgreSQL.")
-            pytest.skip(f"{exc}. Start PostgreSQL on 127.0.0.1:5432 (trust auth) to run it.")
-        yield url
 
 
 def free_port() -> int:
@@ -66,11 +51,12 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def test_two_intake_processes_on_one_ledger_make_one_incident_per_fingerprint(
-    prefect_server: None, sandboxes: Sandboxes, postgres: str, tmp_path: Path
+    prefect_server: None, sandboxes: Sandboxes, postgres_url: str, tmp_path: Path
 ) -> None:
-    Ledger.open(postgres, lambda: datetime.now(UTC)).close()  # migrate once, before both start
+    reset_postgres_database(postgres_url)
+    Ledger.open(postgres_url, lambda: datetime.now(UTC)).close()  # migrate once, before both start
     ports = [free_port(), free_port()]
-    processes = [start_intake(p, postgres, tmp_path / f"home{n}", sandboxes) for n, p in enumerate(ports)]
+    processes = [start_intake(p, postgres_url, tmp_path / f"home{n}", sandboxes) for n, p in enumerate(ports)]
     try:
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for url, process in zip(urls, processes, strict=True):
@@ -91,7 +77,7 @@ def test_two_intake_processes_on_one_ledger_make_one_incident_per_fingerprint(
             process.terminate()
             process.wait(timeout=30)
 
-    with Ledger.open(postgres, lambda: datetime.now(UTC)) as ledger:
+    with Ledger.open(postgres_url, lambda: datetime.now(UTC)) as ledger:
         rows = ledger.list_incidents(limit=100)
         assert ledger.count_inbox() == len(sends)
     assert len(rows) == len(fingerprints)

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 
-from incident.errors import LedgerError
 from integrations.ledger import Ledger, default_url
-from integrations.ledger.testing import reset_postgres_database, temporary_postgres_database
+from integrations.ledger.testing import reset_postgres_database
 
 from .helpers import FakeClock
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh ``warroom_test_<hex>`` database for the session; skipped if unreachable, unless CI."""
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(temporary_postgres_database())
-        except LedgerError as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{exc}. CI=true: the PostgreSQL ledger tests must run here.")
-            pytest.skip(f"{exc}. Start PostgreSQL on 127.0.0.1:5432 (trust auth) to run these.")
-        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
