@@ -63,16 +63,18 @@ def receive_alert(alert: Alert, delivery: str) -> Outcome:
         return consider(incident_id, alert, now)
     assert latest is not None
     incident_id = latest.incident_id
-    if r.action == "resolve":
-        record(ev.AlertResolved(**envelope(incident_id, f"{incident_id}:resolved:{delivery}", alert.source),
-                                fingerprint=alert.fingerprint))
-        return Outcome(incident_id, "resolved", r.reason)
     if r.action == "reopen":
         return reopen(latest, alert, r.reason)
-    record(ev.AlertAttached(**envelope(incident_id, f"{incident_id}:alert:{delivery}:{alert.fingerprint}",
-                                       alert.source), alert=alert))
-    if latest.phase is Phase.PENDING:
-        return consider(incident_id, alert, now)
+    # a repeat of what the incident already knows (Alertmanager re-sends every group interval) is kept
+    # in the inbox as a duplicate; only news reaches the timeline: a new alert, or a status change
+    if latest.alerts.get(alert.fingerprint) != alert.status:
+        key = f"{incident_id}:alert:{delivery}:{alert.fingerprint}"
+        if r.action == "resolve":
+            record(ev.AlertResolved(**envelope(incident_id, key, alert.source), fingerprint=alert.fingerprint))
+            return Outcome(incident_id, "resolved", r.reason)
+        record(ev.AlertAttached(**envelope(incident_id, key, alert.source), alert=alert))
+    if latest.phase is Phase.PENDING and r.action == "join":
+        return consider(incident_id, alert, now)  # new labels may meet a criterion now
     return Outcome(incident_id, "joined", r.reason)
 
 

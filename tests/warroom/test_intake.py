@@ -97,9 +97,11 @@ def test_a_customer_visible_alert_pages_once_and_starts_one_lifecycle(intake: In
     ids = [a["incident"] for a in alerts]
     assert len(set(ids)) == 2
 
+    streams = [len(intake.runtime.ledger.stream(i)) for i in ids]
     again = intake.post("alertmanager", body)  # Alertmanager re-sends the group
     assert [a["action"] for a in again.json()["alerts"]] == ["joined", "joined"]
     assert [a["incident"] for a in again.json()["alerts"]] == ids
+    assert [len(intake.runtime.ledger.stream(i)) for i in ids] == streams  # a repeat is no news
     for incident_id in ids:
         assert intake.pd_incidents(incident_id) == 1
         with get_client(sync_client=True) as client:
