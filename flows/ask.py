@@ -18,15 +18,16 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
 from prefect.states import Running
 
-from flows.forms import prefilled
+from flows.forms import prefilled, status_update_form
 from incident import events as ev
+from incident.cadence import due
 from incident.errors import IllegalTransitionError
 from incident.events import Recorded
 from incident.models import Role
 from incident.state import IncidentState, check
 from tasks.document import document
 from tasks.ledger import envelope, load_state, record_event
-from tasks.paging import request_responders
+from tasks.paging import post_status_update, request_responders
 from tasks.runtime import current_runtime
 
 
@@ -51,16 +52,20 @@ def ask(
     audience: str | None = None,
     problem: str | None = None,
     may_lapse: bool = False,
+    cadence: bool = True,
     **prefill: Any,
 ) -> Any:
     """Show ``form`` to whoever holds ``role`` (or to ``person``) and wait for the answer.
 
     ``key`` names the question (``INC-1:mitigation:2``); each escalation is recorded once.
-    ``problem`` is shown first when a previous answer was refused.
+    ``problem`` is shown first when a previous answer was refused. With ``cadence``, an overdue
+    status update is asked of the communications lead first.
     """
     rt = current_runtime()
     round_ = 0
     while True:
+        if cadence:
+            status_update_if_due(incident_id)
         state = load_state(incident_id)
         who = person or state.holder(role)
         lines = [f"## {incident_id} · for the {audience or role.label}: **{who}**", "", question]
@@ -84,6 +89,33 @@ def ask(
                 round_,
                 f"no answer from the {audience or role.label} ({who}) within {timeout}",
             )
+
+
+def status_update_if_due(incident_id: str) -> None:
+    """The communications lead's cadence: when the severity's update interval has passed, the overdue
+    update goes in the timeline and the communications lead is asked for it; it is then posted to
+    PagerDuty, the Jira ticket and the document."""
+    rt = current_runtime()
+    state = load_state(incident_id)
+    if not state.phase.is_open or state.declared_at is None:
+        return
+    due_at = due(state, rt.config.policy).status_update
+    if rt.clock() < due_at:
+        return
+    key = f"{incident_id}:status:{due_at:%Y%m%dT%H%M%S}"
+    record_event(ev.StatusUpdateOverdue(**envelope(incident_id, f"{key}:overdue"), due_at=due_at))
+
+    def from_the_comms_lead(answer: Any, state: IncidentState) -> str | None:
+        lead = state.holder(Role.COMMUNICATIONS_LEAD)
+        return None if plain(answer.your_handle) == lead else f"the communications lead ({lead}) posts updates"
+
+    answer, _ = ask_for_event(
+        incident_id, status_update_form(handles()), from_the_comms_lead, role=Role.COMMUNICATIONS_LEAD,
+        key=key, timeout=rt.config.policy.approvals.checkpoint, cadence=False,
+        question=f"A status update was due at {due_at:%H:%M} UTC. Write it: it goes to PagerDuty and Jira.",
+        your_handle=state.holder(Role.COMMUNICATIONS_LEAD),
+    )
+    post_status_update(incident_id, key, answer.message)
 
 
 def running_again() -> None:

@@ -18,7 +18,7 @@ from incident.criteria import decide, signals_from_alert
 from incident.grouping import incident_id_for, route
 from incident.models import Alert, Phase
 from incident.state import IncidentState
-from tasks.ledger import envelope, load_state, record, write
+from tasks.ledger import done, envelope, load_state, record, write
 from tasks.paging import page_oncall
 from tasks.runs import LIFECYCLE, WATCH, start_run
 from tasks.runtime import current_runtime
@@ -91,6 +91,8 @@ def consider(incident_id: str, alert: Alert, now: datetime) -> Outcome:
     state = load_state(incident_id)
     if state.phase is not Phase.PENDING:
         return Outcome(incident_id, "joined", f"{incident_id} is {state.phase.value}")
+    if done(f"{incident_id}:decision:declare"):
+        return Outcome(incident_id, "joined", f"{incident_id} is being declared")
     service = rt.config.services.services.get(alert.service or "")
     if service is None:
         known = ", ".join(rt.config.services.services)

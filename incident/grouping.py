@@ -7,6 +7,7 @@ new``) opens the next episode, and one inside the window reopens the closed inci
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -25,9 +26,9 @@ class Route:
 
 
 def incident_id_for(fingerprint: str, episode: int) -> str:
-    """Deterministic, so that two intake processes that see the same alert name the same incident."""
-    safe = "".join(c for c in fingerprint.lower() if c.isalnum())[:12] or "alert"
-    return f"INC-{safe}-{episode}"
+    """Deterministic, so that two intake processes that see the same alert name the same incident;
+    a hash, so that fingerprints that share a prefix never share an incident."""
+    return f"INC-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}-{episode}"
 
 
 def route(latest: IncidentState | None, alert: Alert, policy: Policy, now: datetime) -> Route:

@@ -393,9 +393,14 @@ def apply(state: IncidentState, record: ev.Recorded) -> IncidentState:
     return new
 
 
-def fold(records: Iterable[ev.Recorded], incident_id: str | None = None) -> IncidentState:
-    """The state of an incident from its whole stream (oldest first)."""
-    state: IncidentState | None = IncidentState(incident_id) if incident_id else None
+def fold(
+    records: Iterable[ev.Recorded], incident_id: str | None = None, start: IncidentState | None = None
+) -> IncidentState:
+    """The state of an incident from its stream (oldest first), or from ``start`` (left unchanged)
+    and the records that follow it."""
+    state: IncidentState | None = (
+        copy.deepcopy(start) if start else IncidentState(incident_id) if incident_id else None
+    )
     for record in records:
         if state is None:
             state = IncidentState(record.event.incident_id)

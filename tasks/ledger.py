@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,6 +12,7 @@ from prefect import task
 from incident.errors import LedgerConflictError
 from incident.events import Event, Recorded
 from incident.state import IncidentState, check, fold
+from integrations.ledger import Ledger
 from tasks.runtime import current_runtime
 
 T = TypeVar("T")
@@ -26,9 +29,28 @@ def envelope(incident_id: str, key: str, actor: str = "warroom") -> dict[str, An
     }
 
 
+_states: weakref.WeakKeyDictionary[Ledger, dict[str, IncidentState]] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
 def load_state(incident_id: str) -> IncidentState:
-    """The incident as the ledger knows it now."""
-    return fold(current_runtime().ledger.stream(incident_id), incident_id)
+    """The incident as the ledger knows it now (treat it as read-only).
+
+    The last state read is kept per incident, so only the events since are read and folded: the
+    stream is append-only, so a state at seq N stays true of the first N events.
+    """
+    ledger = current_runtime().ledger
+    with _states_lock:
+        known = _states.setdefault(ledger, {}).get(incident_id)
+    newer = ledger.stream(incident_id, after_seq=known.version if known else 0)
+    if known is not None and not newer:
+        return known
+    state = fold(newer, incident_id, start=known)
+    with _states_lock:
+        cached = _states.setdefault(ledger, {})
+        if incident_id not in cached or cached[incident_id].version < state.version:
+            cached[incident_id] = state
+    return state
 
 
 def done(idempotency_key: str) -> Recorded | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,16 @@ import httpx
 from integrations.sandbox.server import Sandboxes
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@dataclass
+class Clock:
+    """An injected clock: tests move time by setting ``now``, never by sleeping."""
+
+    now: datetime = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def requests_seen(sandboxes: Sandboxes, base_url: str | None) -> list[dict[str, Any]]:

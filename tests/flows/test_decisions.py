@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows.declare import declare
@@ -13,8 +14,8 @@ from incident.models import Phase, Role
 from incident.state import IncidentState
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
-from tasks.runtime import Runtime
-from tests.helpers import requests_seen
+from tasks.runtime import Runtime, current_runtime
+from tests.helpers import Clock, requests_seen
 from warroom.responder import Form, Responder, scripted_answer
 
 
@@ -160,3 +161,30 @@ def test_a_handoff_nobody_accepts_lapses_and_command_stays(make_runtime: Callabl
     state = load_state(incident_id)
     assert state.commander == outgoing
     assert "did not accept within" in state.timeline[-1].text
+
+
+def test_an_overdue_status_update_is_flagged_and_asked_of_the_comms_lead(
+    make_runtime: Callable[..., Runtime], sandboxes: Sandboxes
+) -> None:
+    clock = Clock(datetime.now(UTC))
+    make_runtime(30, clock=clock)
+    incident_id = "INC-DEC-CADENCE"
+    declared(incident_id)
+    clock.now += timedelta(hours=1)  # SEV2: an update every 30 minutes
+    with Responder(answer=scripted_answer, say=quiet) as responder:
+        stabilise(incident_id)
+    asked = [f for f, _ in responder.answered if f.name == "StatusUpdateForm"]
+    assert len(asked) == 1
+    state = load_state(incident_id)
+    assert f"for the communications lead: **{state.holder(Role.COMMUNICATIONS_LEAD)}**" in asked[0].description
+    kinds = [r.event.kind for r in runtime_stream(incident_id)]
+    assert kinds.index("status_update_overdue") < kinds.index("status_update_posted")
+    assert "status update overdue since" in " ".join(t.text for t in state.timeline)
+    message = scripted_answer(asked[0], state)
+    assert message is not None
+    assert any(r["path"].endswith("/status_updates") and message["message"] in str(r["body"])
+               for r in pagerduty_requests(sandboxes))
+
+
+def runtime_stream(incident_id: str) -> list[Any]:
+    return current_runtime().ledger.stream(incident_id)

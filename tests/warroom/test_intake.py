@@ -22,7 +22,7 @@ from incident.models import Phase
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
 from tasks.runtime import Runtime
-from tests.helpers import CONFIGS
+from tests.helpers import CONFIGS, Clock
 from warroom.intake import create_intake_app
 from warroom.runner import Background
 from warroom.settings import Settings
@@ -31,14 +31,6 @@ TOKEN = "intake-token-for-tests"
 GRAFANA_SECRET = "grafana-secret-for-tests"
 PD_SECRETS = ("pd-old-secret", "pd-new-secret")
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
