@@ -38,11 +38,6 @@ def file_followup(
     )
 
 
-@task(name="comment_ticket")
-def comment_ticket(ticket: str, body: str) -> None:
-    current_runtime().tracker.comment(ticket, body)
-
-
 @task(name="transition_ticket")
 def transition_ticket(ticket: str, name: str) -> None:
     current_runtime().tracker.transition(ticket, name)
