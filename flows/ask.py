@@ -18,12 +18,12 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
 from prefect.states import Running
 
-from flows.forms import prefilled, status_update_form
+from flows.forms import checkpoint_form, prefilled, status_update_form
 from incident import events as ev
 from incident.cadence import due
 from incident.errors import IllegalTransitionError
 from incident.events import Recorded
-from incident.models import Role
+from incident.models import Phase, Role
 from incident.state import IncidentState, check
 from tasks.document import document
 from tasks.ledger import envelope, load_state, record_event
@@ -66,6 +66,7 @@ def ask(
     while True:
         if cadence:
             status_update_if_due(incident_id)
+            checkpoint_if_due(incident_id)
         state = load_state(incident_id)
         who = person or state.holder(role)
         lines = [f"## {incident_id} · for the {audience or role.label}: **{who}**", "", question]
@@ -116,6 +117,42 @@ def status_update_if_due(incident_id: str) -> None:
         your_handle=state.holder(Role.COMMUNICATIONS_LEAD),
     )
     post_status_update(incident_id, key, answer.message)
+
+
+def checkpoint_if_due(incident_id: str) -> None:
+    """While stabilising, the IC is asked to consider alternatives at the severity's cadence, even while
+    another form waits (the mitigation form is asked again after it)."""
+    rt = current_runtime()
+    state = load_state(incident_id)
+    if state.phase is not Phase.STABILISING:
+        return
+    due_at = due(state, rt.config.policy).checkpoint
+    if rt.clock() >= due_at:
+        checkpoint(incident_id, f"{incident_id}:checkpoint:due:{due_at:%Y%m%dT%H%M%S}")
+
+
+def checkpoint(incident_id: str, key: str) -> None:
+    """The IC's "consider alternatives" checkpoint: bleeding stopped? continue or switch? more help?"""
+    rt = current_runtime()
+
+    def to_event(answer: Any, state: IncidentState) -> ev.Event:
+        return ev.CheckpointAnswered(
+            **envelope(incident_id, key, plain(answer.your_handle)),
+            bleeding_stopped=answer.bleeding_stopped, decision=answer.decision, why=answer.why,
+            more_support=answer.more_support,
+        )
+
+    answer, _ = ask_for_event(
+        incident_id, checkpoint_form(handles()), to_event, key=key, cadence=False,
+        question="Checkpoint: consider the alternatives. Continue this track, or switch?",
+        timeout=rt.config.policy.approvals.checkpoint, your_handle=load_state(incident_id).commander,
+    )
+    if answer.more_support:
+        request_responders(incident_id, f"{key}:support", list(rt.config.policy.escalation.extra_responders),
+                           "the IC asked for more support at a checkpoint")
+    if answer.bleeding_stopped:
+        record_event(ev.PhaseChanged(**envelope(incident_id, f"{incident_id}:phase:restoring"),
+                                     to=Phase.RESTORING))
 
 
 def running_again() -> None:

@@ -6,14 +6,13 @@ from typing import Any
 
 from prefect import flow
 
-from flows.ask import ask_for_event, handles, plain
-from flows.forms import NO_CHANGE, OTHER, checkpoint_form, mitigation_form
+from flows.ask import ask_for_event, checkpoint, handles, plain
+from flows.forms import NO_CHANGE, OTHER, mitigation_form
 from incident import events as ev
 from incident.models import Phase, Role
 from incident.state import IncidentState
 from tasks.document import publish_document
-from tasks.ledger import done, envelope, load_state, record_event
-from tasks.paging import request_responders
+from tasks.ledger import done, envelope, load_state
 from tasks.runtime import current_runtime
 
 
@@ -27,7 +26,8 @@ def stabilise(incident_id: str) -> None:
         round_ = state.checkpoints + 1
         if not done(f"{incident_id}:mitigation:{round_}"):
             mitigate(incident_id, round_)
-        checkpoint(incident_id, round_)
+        if load_state(incident_id).phase is Phase.STABILISING:  # a checkpoint due meanwhile may have moved on
+            checkpoint(incident_id, f"{incident_id}:checkpoint:{round_}")
         publish_document(incident_id)
 
 
@@ -61,28 +61,3 @@ def mitigate(incident_id: str, round_: int) -> None:
         role=Role.OPERATIONS_LEAD, key=key, timeout=rt.config.policy.approvals.mitigation,
         question=f"Stop the bleeding. Runbook mitigations for {service}:\n{listing}",
     )
-
-
-def checkpoint(incident_id: str, round_: int) -> None:
-    """The IC's "consider alternatives" checkpoint: bleeding stopped? continue or switch? more help?"""
-    rt = current_runtime()
-    key = f"{incident_id}:checkpoint:{round_}"
-
-    def to_event(answer: Any, state: IncidentState) -> ev.Event:
-        return ev.CheckpointAnswered(
-            **envelope(incident_id, key, plain(answer.your_handle)),
-            bleeding_stopped=answer.bleeding_stopped, decision=answer.decision, why=answer.why,
-            more_support=answer.more_support,
-        )
-
-    answer, _ = ask_for_event(
-        incident_id, checkpoint_form(handles()), to_event, key=key,
-        question="Checkpoint: consider the alternatives. Continue this track, or switch?",
-        timeout=rt.config.policy.approvals.checkpoint, your_handle=load_state(incident_id).commander,
-    )
-    if answer.more_support:
-        request_responders(incident_id, f"{key}:support", list(rt.config.policy.escalation.extra_responders),
-                           f"the IC asked for more support at checkpoint {round_}")
-    if answer.bleeding_stopped:
-        record_event(ev.PhaseChanged(**envelope(incident_id, f"{incident_id}:phase:restoring"),
-                                     to=Phase.RESTORING))

@@ -163,16 +163,20 @@ def test_a_handoff_nobody_accepts_lapses_and_command_stays(make_runtime: Callabl
     assert "did not accept within" in state.timeline[-1].text
 
 
-def test_an_overdue_status_update_is_flagged_and_asked_of_the_comms_lead(
+def test_at_the_cadence_the_comms_lead_is_asked_for_an_update_and_the_ic_to_checkpoint(
     make_runtime: Callable[..., Runtime], sandboxes: Sandboxes
 ) -> None:
     clock = Clock(datetime.now(UTC))
     make_runtime(30, clock=clock)
     incident_id = "INC-DEC-CADENCE"
     declared(incident_id)
-    clock.now += timedelta(hours=1)  # SEV2: an update every 30 minutes
+    clock.now += timedelta(hours=1)  # SEV2: an update every 30 minutes, a checkpoint every hour
     with Responder(answer=scripted_answer, say=quiet) as responder:
         stabilise(incident_id)
+    # both were due before the operations lead's mitigation form was shown
+    assert [f.name for f, _ in responder.answered] == ["StatusUpdateForm", "CheckpointForm", "MitigationForm"]
+    checkpoints = [r.event for r in runtime_stream(incident_id) if isinstance(r.event, ev.CheckpointAnswered)]
+    assert [c.idempotency_key.split(":")[2] for c in checkpoints] == ["due"]
     asked = [f for f, _ in responder.answered if f.name == "StatusUpdateForm"]
     assert len(asked) == 1
     state = load_state(incident_id)
