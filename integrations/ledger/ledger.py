@@ -7,9 +7,10 @@ refuses with :class:`LedgerConflictError`, so two writers never both act on the 
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.pool import StaticPool
 from incident.errors import LedgerConflictError, LedgerError
 from incident.events import AnyEvent, Closed, Declared, Event, PhaseChanged, Recorded, event_from_parts
 from incident.models import Phase
+from integrations.ledger.batch import GroupCommit
 from integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents
 
 Clock = Callable[[], datetime]
@@ -93,6 +95,14 @@ class Ledger:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
+        # SQLite has one writer at a time. Threads of this process queue here, on a lock that wakes
+        # the next at once, rather than in SQLite's busy handler, which sleeps up to 100 ms a try.
+        self._one_writer: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+        # the intake's two inbox writes per webhook, group-committed across concurrent requests
+        self._inbox_inserts: GroupCommit[dict[str, Any], int] = GroupCommit(self._insert_inbox)
+        self._inbox_marks: GroupCommit[tuple[int, dict[str, Any]], None] = GroupCommit(self._update_inbox)
         self._url = engine.url.render_as_string(hide_password=True)
         self._password = engine.url.password
 
@@ -108,6 +118,8 @@ class Ledger:
         return ledger
 
     def close(self) -> None:
+        self._inbox_inserts.close()
+        self._inbox_marks.close()
         self._engine.dispose()
 
     def __enter__(self) -> Ledger:
@@ -138,7 +150,7 @@ class Ledger:
             raise LedgerError(f"expected_seq must be 0 (a new incident) or more, not {expected_seq}")
         rebuilt = _rebuild(event)
         try:
-            with self._engine.begin() as conn:
+            with self._one_writer, self._engine.begin() as conn:
                 stored = _find(conn, event.idempotency_key)
                 if stored is not None:
                     return _same_intent(stored, event), False
@@ -241,8 +253,12 @@ class Ledger:
             "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
             "status": "received",
         }
-        with self._write(f"storing an alert from {source} in the inbox") as conn:
-            return int(conn.execute(inbox.insert().values(values).returning(inbox.c.id)).scalar_one())
+        return self._inbox_inserts.submit(values)
+
+    def _insert_inbox(self, rows: Sequence[dict[str, Any]]) -> list[int | BaseException]:
+        sources = ", ".join(sorted({str(r["source"]) for r in rows}))
+        with self._write(f"storing alerts from {sources} in the inbox") as conn:
+            return [int(conn.execute(inbox.insert().values(r).returning(inbox.c.id)).scalar_one()) for r in rows]
 
     def mark_inbox(
         self,
@@ -257,10 +273,15 @@ class Ledger:
             raise LedgerError(f"unknown inbox status {status!r}: use one of {', '.join(INBOX_STATUSES)}")
         given = {"reason": reason, "incident_id": incident_id, "fingerprint": fingerprint}
         changes = {"status": status, **{k: v for k, v in given.items() if v is not None}}
-        with self._write(f"marking inbox row {inbox_id} {status}") as conn:
-            result = conn.execute(inbox.update().where(inbox.c.id == inbox_id).values(changes))
-            if result.rowcount == 0:
-                raise LedgerError(f"inbox row {inbox_id} does not exist")
+        self._inbox_marks.submit((inbox_id, changes))
+
+    def _update_inbox(self, marks: Sequence[tuple[int, dict[str, Any]]]) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        with self._write(f"marking {len(marks)} inbox row(s)") as conn:
+            for inbox_id, changes in marks:
+                result = conn.execute(inbox.update().where(inbox.c.id == inbox_id).values(changes))
+                outcomes.append(None if result.rowcount else LedgerError(f"inbox row {inbox_id} does not exist"))
+        return outcomes
 
     def inbox_rows(self, status: str | None = None, limit: int = 1000) -> list[InboxRow]:
         """Inbox rows in the order they arrived, optionally only those with ``status``."""
@@ -294,7 +315,7 @@ class Ledger:
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as conn:
+            with self._one_writer, self._engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(what, exc)) from exc

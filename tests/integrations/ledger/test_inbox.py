@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -65,3 +67,30 @@ def test_marking_refuses_an_unknown_row_or_status(ledger: Ledger) -> None:
         ledger.mark_inbox(inbox_id, "lost")
 
     assert ledger.count_inbox("received") == 1
+
+
+def test_concurrent_inbox_writes_share_commits_and_each_caller_hears_its_own_outcome(ledger: Ledger) -> None:
+    barrier = threading.Barrier(16)
+
+    def store(n: int) -> int:
+        barrier.wait()
+        return ledger.store_inbox("generic", {}, f'{{"n": {n}}}'.encode())
+
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(store, range(16)))
+    assert len(set(ids)) == 16
+    rows = {r.id: r.body for r in ledger.inbox_rows()}
+    assert [rows[i] for i in ids] == [f'{{"n": {n}}}' for n in range(16)]
+
+    def mark(inbox_id: int) -> str:
+        barrier.wait()
+        try:
+            ledger.mark_inbox(inbox_id, "accepted")
+        except LedgerError as refused:
+            return str(refused)
+        return "ok"
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(mark, [*ids[:15], 999_999]))
+    assert outcomes == ["ok"] * 15 + ["inbox row 999999 does not exist"]
+    assert ledger.count_inbox("accepted") == 15

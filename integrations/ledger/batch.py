@@ -1,0 +1,75 @@
+"""Group commit: concurrent callers' small writes share one transaction (and one flush to disk).
+
+Each caller still waits until its own write is committed, so nothing is acknowledged before it is
+durable; under load, one commit serves every write that queued while the previous one ran.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Pending(Generic[T, R]):
+    item: T
+    done: threading.Event = field(default_factory=threading.Event)
+    result: R | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit(Generic[T, R]):
+    """``commit(items)`` writes a batch in one transaction and returns, per item, its result or the
+    exception for that item alone; an exception it raises fails the whole batch."""
+
+    def __init__(self, commit: Callable[[Sequence[T]], Sequence[R | BaseException]], max_batch: int = 256):
+        self._commit = commit
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending[T, R] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: T) -> R:
+        pending: _Pending[T, R] = _Pending(item)
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop the committing thread once what is queued is written."""
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(following)
+            try:
+                outcomes = self._commit([p.item for p in batch])
+            except BaseException as exc:  # the whole batch failed: every caller hears why
+                outcomes = [exc] * len(batch)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    pending.error = outcome
+                else:
+                    pending.result = outcome
+                pending.done.set()
