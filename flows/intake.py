@@ -2,8 +2,9 @@
 and a "declare" pages at once, in this process, then starts the lifecycle run; a "watch" schedules a
 durable check at the end of the policy's hour, which declares only if the alert is still firing.
 
-Incident ids and idempotency keys are derived from the alert's fingerprint, so the same alert sent
-twice, or to two intake processes, reaches one incident and one page.
+Incident ids and idempotency keys are derived from the alert's group (its sender's group key within
+the service, else its fingerprint), so the same alert sent twice, or to two intake processes, reaches
+one incident and one page.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from prefect import flow
 
 from incident import events as ev
 from incident.criteria import decide, signals_from_alert
-from incident.grouping import incident_id_for, route
+from incident.grouping import grouping_key, incident_id_for, route
 from incident.models import Alert, Phase
 from incident.state import IncidentState
 from tasks.ledger import done, envelope, load_state, record, write
@@ -31,14 +32,14 @@ class Outcome:
     reason: str
 
 
-def opening_key(fingerprint: str, episode: int) -> str:
-    return f"alert:{fingerprint}:{episode}"
+def opening_key(group: str, episode: int) -> str:
+    return f"alert:{group}:{episode}"
 
 
-def latest_episode(fingerprint: str) -> tuple[int, IncidentState | None]:
+def latest_episode(group: str) -> tuple[int, IncidentState | None]:
     ledger = current_runtime().ledger
     episode, latest = 0, None
-    while (found := ledger.find(opening_key(fingerprint, episode + 1))) is not None:
+    while (found := ledger.find(opening_key(group, episode + 1))) is not None:
         episode, latest = episode + 1, found
     return episode, load_state(latest.event.incident_id) if latest else None
 
@@ -48,17 +49,19 @@ def recorded_by_me(event: ev.Event) -> bool:
     return write(event)[1]
 
 
-def receive_alert(alert: Alert, delivery: str) -> Outcome:
-    """Route one normalised alert. ``delivery`` names the webhook delivery (the inbox row)."""
+def receive_alert(alert: Alert, delivery: str, group_key: str | None = None) -> Outcome:
+    """Route one normalised alert. ``delivery`` names the webhook delivery (the inbox row);
+    ``group_key`` is the sender's notification group, when it gives one."""
     rt = current_runtime()
     now = rt.clock()
-    episode, latest = latest_episode(alert.fingerprint)
+    group = grouping_key(alert, group_key)
+    episode, latest = latest_episode(group)
     r = route(latest, alert, rt.config.policy, now)
     if r.action == "ignore":
         return Outcome(latest.incident_id if latest else None, "ignored", r.reason)
     if r.action == "open":
-        incident_id = incident_id_for(alert.fingerprint, episode + 1)
-        record(ev.AlertAttached(**envelope(incident_id, opening_key(alert.fingerprint, episode + 1),
+        incident_id = incident_id_for(group, episode + 1)
+        record(ev.AlertAttached(**envelope(incident_id, opening_key(group, episode + 1),
                                            alert.source), alert=alert))
         return consider(incident_id, alert, now)
     assert latest is not None

@@ -1,8 +1,9 @@
 """Where an incoming alert goes: a new incident, the open one it belongs to, or a reopened one.
 
-Alerts are grouped by fingerprint. An incident is an "episode" of a fingerprint: the first alert opens
-episode 1; once that incident closes, an alert after policy's reopen window (or with ``after_close:
-new``) opens the next episode, and one inside the window reopens the closed incident.
+Alerts are grouped by their sender's group (service and group key) or, without one, by fingerprint.
+An incident is an "episode" of a group: the first alert opens episode 1; once that incident closes, an
+alert after policy's reopen window (or with ``after_close: new``) opens the next episode, and one
+inside the window reopens the closed incident.
 """
 
 from __future__ import annotations
@@ -25,10 +26,16 @@ class Route:
     reason: str
 
 
-def incident_id_for(fingerprint: str, episode: int) -> str:
+def grouping_key(alert: Alert, group_key: str | None) -> str:
+    """What alerts are grouped by: the sender's group (Alertmanager's or Grafana's groupKey) within the
+    service when it gives one, so that one notification group is one incident; else the fingerprint."""
+    return f"group:{alert.service or '-'}:{group_key}" if group_key else alert.fingerprint
+
+
+def incident_id_for(group: str, episode: int) -> str:
     """Deterministic, so that two intake processes that see the same alert name the same incident;
-    a hash, so that fingerprints that share a prefix never share an incident."""
-    return f"INC-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}-{episode}"
+    a hash, so that groups that share a prefix never share an incident."""
+    return f"INC-{hashlib.sha256(group.encode()).hexdigest()[:12]}-{episode}"
 
 
 def route(latest: IncidentState | None, alert: Alert, policy: Policy, now: datetime) -> Route:

@@ -67,7 +67,9 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
                 rejected, MalformedBody) else 422
             return status, {"error": rejected.reason, "field": rejected.field, "inbox": inbox_id}
         try:
-            outcomes = [receive_alert(a, f"inbox-{inbox_id}-{i}") for i, a in enumerate(parsed.alerts)]
+            outcomes = [
+                receive_alert(a, f"inbox-{inbox_id}-{i}", parsed.group_key) for i, a in enumerate(parsed.alerts)
+            ]
         except WarroomError as failed:  # kept in the inbox as received: the sender retries
             counts[f"failed:{source}"] += 1
             runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")

@@ -73,21 +73,26 @@ def am_alert(name: str, status: str = "firing", service: str = "checkout", **lab
             "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph", "fingerprint": name}
 
 
-def am_group(*alerts: dict[str, Any]) -> dict[str, Any]:
-    return {"version": "4", "groupKey": "{}:{alertname=\"x\"}", "truncatedAlerts": 0, "status": "firing",
+def am_group(*alerts: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """An Alertmanager notification; its group key defaults to the first alert's name."""
+    group = key or f'{{}}:{{alertname="{alerts[0]["labels"]["alertname"]}"}}'
+    return {"version": "4", "groupKey": group, "truncatedAlerts": 0, "status": "firing",
             "receiver": "warroom", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "http://alertmanager", "alerts": list(alerts)}
 
 
-def test_a_customer_visible_alert_pages_once_and_starts_one_lifecycle(intake: Intake) -> None:
+def test_a_customer_visible_alert_group_pages_once_and_starts_one_lifecycle(intake: Intake) -> None:
     body = am_group(am_alert("CheckoutErrors", severity="critical", impact="customer"),
                     am_alert("CheckoutLatency", severity="critical", impact="customer"))
+    other = am_group(am_alert("CheckoutErrors", severity="critical", impact="customer"), key="another group")
     first = intake.post("alertmanager", body)
     assert first.status_code == 202, first.text
     alerts = first.json()["alerts"]
-    assert [a["action"] for a in alerts] == ["declared", "declared"]
+    assert [a["action"] for a in alerts] == ["declared", "joined"]  # one notification group, one incident
     ids = [a["incident"] for a in alerts]
-    assert len(set(ids)) == 2
+    assert ids[0] == ids[1]
+    assert set(load_state(ids[0]).alerts) == {"CheckoutErrors", "CheckoutLatency"}
+    assert intake.post("alertmanager", other).json()["alerts"][0]["incident"] != ids[0]
 
     streams = [len(intake.runtime.ledger.stream(i)) for i in ids]
     again = intake.post("alertmanager", body)  # Alertmanager re-sends the group
@@ -190,7 +195,8 @@ def test_the_one_hour_rule_declares_only_what_still_fires(intake: Intake) -> Non
 
 def test_a_storm_of_2000_alerts_makes_20_incidents_and_loses_nothing(intake: Intake) -> None:
     fingerprints = [f"storm{n:02d}" for n in range(20)]
-    bodies = [am_group(am_alert(fingerprints[i % 20], severity="critical", impact="customer")) for i in range(2000)]
+    bodies = [am_group(am_alert(fingerprints[i % 20], severity="critical", impact="customer"))
+              for i in range(2000)]
     before = intake.runtime.ledger.count_inbox()
     local = threading.local()
 
