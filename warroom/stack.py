@@ -7,6 +7,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.server.api.server import SubprocessASGIServer
 from prefect.settings import (
     PREFECT_API_URL,
@@ -36,6 +38,13 @@ class Stack:
         return self.api_url.removesuffix("/api")
 
 
+def drain_to_api() -> None:
+    """Send Prefect's queued logs and events now; once the server is gone they would be retried for
+    a minute or more."""
+    APILogWorker.drain_all(timeout=5)
+    EventsWorker.drain_all(timeout=5)
+
+
 @contextmanager
 def prefect_server(settings: Settings, environ: Mapping[str, str], database_url: str | None = None) -> Iterator[str]:
     """The Prefect API to use: ``PREFECT_API_URL`` if set, else a local server on SQLite under
@@ -50,6 +59,7 @@ def prefect_server(settings: Settings, environ: Mapping[str, str], database_url:
             server = SubprocessASGIServer()
             server.start(timeout=90)
             stack.callback(server.stop)
+            stack.callback(drain_to_api)  # runs first: logs and events reach the server before it stops
             api_url = server.api_url
         with temporary_settings({PREFECT_API_URL: api_url}):
             yield api_url
