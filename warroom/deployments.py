@@ -4,6 +4,8 @@ runs the lifecycle or a handoff in it. They are what a worker or ``warroom up``'
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prefect import flow
 
@@ -16,6 +18,17 @@ from warroom.bootstrap import build_runtime
 from warroom.settings import Settings
 
 
+@contextmanager
+def from_settings() -> Iterator[None]:
+    """The runtime built from this process's settings, installed for the flow's life."""
+    runtime = build_runtime(Settings(), os.environ)
+    try:
+        with use_runtime(runtime):
+            yield
+    finally:
+        runtime.ledger.close()
+
+
 @flow(name="lifecycle")
 def lifecycle(
     incident_id: str,
@@ -26,29 +39,17 @@ def lifecycle(
     declared_by: str,
     drill: bool = False,
 ) -> str:
-    runtime = build_runtime(Settings(), os.environ)
-    try:
-        with use_runtime(runtime):
-            return incident_lifecycle.fn(incident_id, title, service, severity, reasons, declared_by, drill)
-    finally:
-        runtime.ledger.close()
+    with from_settings():
+        return incident_lifecycle.fn(incident_id, title, service, severity, reasons, declared_by, drill)
 
 
 @flow(name="handoff-command")
 def handoff(incident_id: str, to: str) -> Outcome:
-    runtime = build_runtime(Settings(), os.environ)
-    try:
-        with use_runtime(runtime):
-            return handoff_flow.fn(incident_id, to)
-    finally:
-        runtime.ledger.close()
+    with from_settings():
+        return handoff_flow.fn(incident_id, to)
 
 
 @flow(name="watch-alert")
 def watch(incident_id: str, fingerprint: str) -> str:
-    runtime = build_runtime(Settings(), os.environ)
-    try:
-        with use_runtime(runtime):
-            return watch_alert.fn(incident_id, fingerprint)
-    finally:
-        runtime.ledger.close()
+    with from_settings():
+        return watch_alert.fn(incident_id, fingerprint)
