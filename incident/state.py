@@ -231,6 +231,7 @@ def _mitigation(s: IncidentState, e: ev.MitigationApplied) -> None:
 
 def _reverted(s: IncidentState, e: ev.DivergenceReverted) -> None:
     d = _divergence(s, e, e.divergence_id)
+    _require_actor(s, e, Role.PLANNING_LEAD, "reverting a divergence")
     s.divergences[d.id] = d.model_copy(update={"status": "reverted", "closed_by": e.actor})
 
 

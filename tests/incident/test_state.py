@@ -156,6 +156,18 @@ def test_only_the_ic_accepts_a_divergence_and_a_reason_is_required() -> None:
         check(state, s.event(ev.DivergenceReverted, divergence_id="d9"))
 
 
+def test_only_the_planning_lead_reverts_a_divergence() -> None:
+    s = Stream()
+    state = to_phase(s, Phase.DECLARED)
+    state = apply(state, s.add(ev.RoleAssigned, actor="alice", role=Role.PLANNING_LEAD, person="grace"))
+    state = apply(state, s.add(ev.PhaseChanged, to=Phase.STABILISING))
+    state = mitigate(s, state, approver="alice")
+    with pytest.raises(NotAuthorisedError, match="reverting a divergence is the planning lead's decision"):
+        check(state, s.event(ev.DivergenceReverted, actor="alice", divergence_id="d1"))
+    state = apply(state, s.add(ev.DivergenceReverted, actor="grace", divergence_id="d1"))
+    assert state.divergences["d1"].status == "reverted" and state.divergences["d1"].closed_by == "grace"
+
+
 def test_handoff_needs_the_offered_person_to_accept() -> None:
     s = Stream()
     state = to_phase(s, Phase.STABILISING)
