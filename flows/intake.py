@@ -1,6 +1,8 @@
-"""Intake-triggered declaration: an accepted alert is grouped into its incident, the criteria decide,
-and a "declare" pages at once, in this process, then starts the lifecycle run; a "watch" schedules a
-durable check at the end of the policy's hour, which declares only if the alert is still firing.
+"""Intake-triggered declaration: an accepted alert is grouped into its incident and the criteria decide.
+A "declare" is stored with the work it calls for (the page, the lifecycle run) in one ledger
+transaction, and the page goes out at once from this process; a "watch" is stored with a timer at the
+end of the policy's hour, which declares only if the alert is still firing. The dispatcher
+(``tasks.work``) carries out whatever is unfinished, whatever failed in between.
 
 Incident ids and idempotency keys are derived from the alert's group (its sender's group key within
 the service, else its fingerprint), so the same alert sent twice, or to two intake processes, reaches
@@ -9,20 +11,20 @@ one incident and one page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from prefect import flow
-
 from incident import events as ev
+from incident import work
 from incident.criteria import decide, signals_from_alert
 from incident.grouping import grouping_key, incident_id_for, route
 from incident.models import Alert, Phase
 from incident.state import IncidentState
 from tasks.ledger import done, envelope, load_state, record, write
-from tasks.paging import page_oncall
-from tasks.runs import LIFECYCLE, WATCH, start_run
 from tasks.runtime import current_runtime
+
+Drive = Callable[[str], object]  # carry out an incident's urgent pending work now (the dispatcher's drive)
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,10 @@ def latest_episode(group: str) -> tuple[int, IncidentState | None]:
     return episode, load_state(latest.event.incident_id) if latest else None
 
 
-def recorded_by_me(event: ev.Event) -> bool:
-    """Append ``event``; True if this call stored it (not another process or an earlier delivery)."""
-    return write(event)[1]
-
-
-def receive_alert(alert: Alert, delivery: str, group_key: str | None = None) -> Outcome:
+def receive_alert(alert: Alert, delivery: str, group_key: str | None = None, drive: Drive | None = None) -> Outcome:
     """Route one normalised alert. ``delivery`` names the webhook delivery (the inbox row);
-    ``group_key`` is the sender's notification group, when it gives one."""
+    ``group_key`` is the sender's notification group, when it gives one; ``drive`` carries out an
+    incident's urgent work (the page) at once."""
     rt = current_runtime()
     now = rt.clock()
     group = grouping_key(alert, group_key)
@@ -63,11 +61,11 @@ def receive_alert(alert: Alert, delivery: str, group_key: str | None = None) -> 
         incident_id = incident_id_for(group, episode + 1)
         record(ev.AlertAttached(**envelope(incident_id, opening_key(group, episode + 1),
                                            alert.source), alert=alert))
-        return consider(incident_id, alert, now)
+        return consider(incident_id, alert, now, drive)
     assert latest is not None
     incident_id = latest.incident_id
     if r.action == "reopen":
-        return reopen(latest, alert, r.reason)
+        return reopen(latest, alert, r.reason, drive)
     # a repeat of what the incident already knows (Alertmanager re-sends every group interval) is kept
     # in the inbox as a duplicate; only news reaches the timeline: a new alert, or a status change
     if latest.alerts.get(alert.fingerprint) != alert.status:
@@ -77,25 +75,20 @@ def receive_alert(alert: Alert, delivery: str, group_key: str | None = None) -> 
             return Outcome(incident_id, "resolved", r.reason)
         record(ev.AlertAttached(**envelope(incident_id, key, alert.source), alert=alert))
     if latest.phase is Phase.PENDING and r.action == "join":
-        return consider(incident_id, alert, now)  # new labels may meet a criterion now
+        return consider(incident_id, alert, now, drive)  # new labels may meet a criterion now
     return Outcome(incident_id, "joined", r.reason)
 
 
-def first_seen(state: IncidentState, incident_id: str, fingerprint: str) -> datetime:
-    for rec in current_runtime().ledger.stream(incident_id):
-        if isinstance(rec.event, ev.AlertAttached) and rec.event.alert.fingerprint == fingerprint:
-            return rec.event.alert.starts_at or rec.event.occurred_at
-    return current_runtime().clock()
-
-
-def consider(incident_id: str, alert: Alert, now: datetime) -> Outcome:
-    """Let the criteria decide on a pending incident; act once on a decision to declare or watch."""
+def consider(incident_id: str, alert: Alert, now: datetime, drive: Drive | None = None) -> Outcome:
+    """Let the criteria decide on a pending incident. A decision to declare is stored with the work it
+    calls for (page, lifecycle run), a decision to watch with its timer, in one transaction; ``drive``
+    then pages at once. A later delivery re-drives whatever of that work is unfinished."""
     rt = current_runtime()
     state = load_state(incident_id)
     if state.phase is not Phase.PENDING:
         return Outcome(incident_id, "joined", f"{incident_id} is {state.phase.value}")
     if done(f"{incident_id}:decision:declare"):
-        return Outcome(incident_id, "joined", f"{incident_id} is being declared")
+        return redrive(incident_id, drive)
     service = rt.config.services.services.get(alert.service or "")
     if service is None:
         known = ", ".join(rt.config.services.services)
@@ -103,44 +96,57 @@ def consider(incident_id: str, alert: Alert, now: datetime) -> Outcome:
         record(ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:unroutable"),
                                      action="not_incident", reasons=(reason,)))
         return Outcome(incident_id, "unroutable", reason)
-    seen = first_seen(state, incident_id, alert.fingerprint)
+    seen = state.first_seen.get(alert.fingerprint, now)
     decision = decide(signals_from_alert(alert, rt.config.policy, service.customer_facing, seen), rt.config.policy, now)
     decided = ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:{decision.action}"),
                                     action=decision.action, reasons=decision.reasons, watch_until=decision.watch_until)
-    if not recorded_by_me(decided):
-        return Outcome(incident_id, "joined", f"{incident_id} was decided already ({decision.action})")
+    calls_for: tuple[work.Work, ...] = ()
     if decision.action == "declare":
         assert alert.service is not None
-        if rt.config.policy.severity(decision.severity).page:
-            page_oncall(incident_id, alert.summary, decision.severity, alert.service)  # at once, in process
-        start_run(LIFECYCLE, {
-            "incident_id": incident_id, "title": alert.summary, "service": alert.service,
-            "severity": decision.severity, "reasons": list(decision.reasons), "declared_by": alert.source,
-        }, key=f"{incident_id}:lifecycle")
+        calls_for = work.declaration(incident_id, alert.summary, alert.service, decision.severity, decision.reasons,
+                                     alert.source, rt.config.policy.severity(decision.severity).page, now)
+    elif decision.action == "watch":
+        assert decision.watch_until is not None
+        calls_for = (work.watch(incident_id, alert.fingerprint, decision.watch_until),)
+    if not write(decided, calls_for)[1]:
+        if decision.action == "declare":
+            return redrive(incident_id, drive)
+        return Outcome(incident_id, "joined", f"{incident_id} was decided already ({decision.action})")
+    if drive is not None:
+        drive(incident_id)
+    if decision.action == "declare":
         return Outcome(incident_id, "declared", "; ".join(decision.reasons))
     if decision.action == "watch":
-        start_run(WATCH, {"incident_id": incident_id, "fingerprint": alert.fingerprint},
-                  key=f"{incident_id}:watch", at=decision.watch_until)
         return Outcome(incident_id, "watching", "; ".join(decision.reasons))
     return Outcome(incident_id, "not_incident", "; ".join(decision.reasons))
 
 
-def reopen(state: IncidentState, alert: Alert, reason: str) -> Outcome:
+def redrive(incident_id: str, drive: Drive | None) -> Outcome:
+    """A delivery for an incident whose declaration is stored: carry on its unfinished work."""
+    if drive is not None:
+        drive(incident_id)
+    unfinished = [w for w in current_runtime().ledger.work_rows(incident_id, status="pending") if w.kind != "watch"]
+    if not unfinished:
+        return Outcome(incident_id, "joined", f"{incident_id} is declared")
+    waiting = "; ".join(f"{w.kind} after {w.attempts} tries ({w.last_error or 'not tried yet'})" for w in unfinished)
+    return Outcome(incident_id, "joined", f"{incident_id} is declared; still to do, retried: {waiting}")
+
+
+def reopen(state: IncidentState, alert: Alert, reason: str, drive: Drive | None) -> Outcome:
     incident_id = state.incident_id
     n = state.reopened + 1
-    if recorded_by_me(ev.Reopened(**envelope(incident_id, f"{incident_id}:reopened:{n}", alert.source), reason=reason)):
-        assert state.service is not None and state.severity is not None
-        page_oncall(incident_id, alert.summary, state.severity, state.service, key=f"{incident_id}:paged:reopen:{n}")
-        start_run(LIFECYCLE, {
-            "incident_id": incident_id, "title": state.title, "service": state.service,
-            "severity": state.severity, "reasons": [reason], "declared_by": alert.source,
-        }, key=f"{incident_id}:lifecycle:reopen:{n}")
+    assert state.service is not None and state.severity is not None
+    calls_for = work.declaration(incident_id, state.title, state.service, state.severity, (reason,), alert.source,
+                                 True, current_runtime().clock(), suffix=f":reopen:{n}")
+    reopened = ev.Reopened(**envelope(incident_id, f"{incident_id}:reopened:{n}", alert.source), reason=reason)
+    if write(reopened, calls_for)[1] and drive is not None:
+        drive(incident_id)
     return Outcome(incident_id, "reopened", reason)
 
 
-@flow(name="watch-alert")
-def watch_alert(incident_id: str, fingerprint: str) -> str:
-    """The end of the hour: declare if the alert still fires and the incident is still pending."""
+def watch_ended(incident_id: str, fingerprint: str) -> str:
+    """The end of the hour (a timer in the ledger, carried out by the dispatcher): declare if the
+    alert still fires and the incident is still pending; the page goes out in the dispatcher's next round."""
     state = load_state(incident_id)
     if state.phase is not Phase.PENDING:
         return f"{incident_id} is {state.phase.value}: nothing to watch"

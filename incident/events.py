@@ -6,14 +6,28 @@ back once stored: the event with its id, its per-incident sequence number and wh
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from incident.models import Alert, Evidence, FollowUp, Phase, Role
 
 ENVELOPE_FIELDS = frozenset({"kind", "incident_id", "actor", "occurred_at", "idempotency_key"})
+MAX_KEY = 200
+
+
+def bounded_key(key: str, limit: int = MAX_KEY) -> str:
+    """``key`` itself when it fits in ``limit`` characters; else its start and a hash of the whole.
+
+    Keys are built from what senders choose (a group key, a fingerprint), which can be any length;
+    the hash keeps two long keys that share a start apart.
+    """
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: limit - len(digest) - 1]}#{digest}"
 
 
 class Event(BaseModel):
@@ -24,7 +38,12 @@ class Event(BaseModel):
     incident_id: str = Field(min_length=1, max_length=64)
     actor: str = Field(min_length=1)
     occurred_at: datetime
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: str = Field(min_length=1, max_length=MAX_KEY)
+
+    @field_validator("idempotency_key", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded_key(value) if isinstance(value, str) else value
 
     def payload(self) -> dict[str, Any]:
         """The fact's own fields, as JSON-ready data (the envelope left out)."""
@@ -260,6 +279,23 @@ class Reopened(Event):
         return f"reopened: {self.reason}"
 
 
+class PagerEventReceived(Event):
+    """News from the pager about a page warroom sent: acknowledged, escalated, reassigned, resolved,
+    a note, ... ``occurred_at`` is when warroom heard of it; ``at`` is when it happened at the pager."""
+
+    kind: Literal["pager_event_received"] = "pager_event_received"
+    event_type: str = Field(min_length=1)  # the pager's own name, e.g. incident.acknowledged
+    event_id: str | None = None  # the pager's id of the event: the same on a redelivery
+    pager_incident: str | None = None  # the pager's id of its incident
+    at: datetime | None = None
+    agent: str | None = None  # who did it at the pager
+    acknowledged: bool = False  # someone acknowledged the page
+
+    def describe(self) -> str:
+        by = f" by {self.agent}" if self.agent else ""
+        return f"pager: {self.event_type}{by}"
+
+
 class PhaseChanged(Event):
     kind: Literal["phase_changed"] = "phase_changed"
     to: Phase
@@ -301,6 +337,7 @@ AnyEvent = Annotated[
     | AlertResolved
     | PhaseChanged
     | Reopened
+    | PagerEventReceived
     | Closed,
     Field(discriminator="kind"),
 ]

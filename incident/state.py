@@ -41,21 +41,25 @@ _ANYTIME_OPEN = frozenset(
         "divergence_accepted",
         "evidence_waived",
         "phase_changed",
+        "pager_event_received",
     }
 )
 
 #: phase -> kinds of event the phase accepts.
 ALLOWED: dict[Phase, frozenset[str]] = {
     # the intake pages as soon as the criteria say declare; the declaration with its IC follows
-    Phase.PENDING: frozenset({"alert_attached", "alert_resolved", "declaration_decided", "paged", "declared"}),
+    Phase.PENDING: frozenset(
+        {"alert_attached", "alert_resolved", "declaration_decided", "paged", "declared", "pager_event_received"}
+    ),
     Phase.DECLARED: _ANYTIME_OPEN,
     Phase.STABILISING: _ANYTIME_OPEN | {"mitigation_applied"},
     Phase.RESTORING: _ANYTIME_OPEN | {"mitigation_applied"},
     Phase.PRESERVING_EVIDENCE: _ANYTIME_OPEN | {"evidence_preserved"},
     Phase.REVERTING: _ANYTIME_OPEN | {"evidence_preserved", "closed"},
-    # after close: late alerts, the final status update and the postmortem follow-up
+    # after close: late alerts and pager news, the final status update and the postmortem follow-up
     Phase.CLOSED: frozenset(
-        {"alert_attached", "alert_resolved", "followup_filed", "status_update_posted", "reopened"}
+        {"alert_attached", "alert_resolved", "followup_filed", "status_update_posted", "reopened",
+         "pager_event_received"}
     ),
 }
 
@@ -94,7 +98,10 @@ class IncidentState:
     roles: dict[Role, str] = field(default_factory=dict)
     subleads: dict[str, str] = field(default_factory=dict)
     alerts: dict[str, str] = field(default_factory=dict)  # fingerprint -> firing/resolved
+    first_seen: dict[str, datetime] = field(default_factory=dict)  # fingerprint -> when it first fired
     pages: list[str] = field(default_factory=list)  # dedup keys paged
+    pager_incident: str | None = None  # the pager's id of its incident, once the pager named it
+    acknowledged_at: datetime | None = None  # the page's first acknowledgement, at the pager
     ticket: tuple[str, str] | None = None  # (key, url)
     divergences: dict[str, Divergence] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
@@ -195,6 +202,15 @@ def _paged(s: IncidentState, e: ev.Paged) -> None:
         s.pages.append(e.dedup_key)
 
 
+def _pager_event(s: IncidentState, e: ev.PagerEventReceived) -> None:
+    if s.pager_incident is None and e.pager_incident:
+        s.pager_incident = e.pager_incident
+    if e.acknowledged:
+        at = e.at or e.occurred_at
+        if s.acknowledged_at is None or at < s.acknowledged_at:  # redeliveries may come out of order
+            s.acknowledged_at = at
+
+
 def _escalated(s: IncidentState, e: ev.Escalated) -> None:
     s.escalations += 1
 
@@ -291,6 +307,7 @@ def _checkpoint(s: IncidentState, e: ev.CheckpointAnswered) -> None:
 
 def _alert_attached(s: IncidentState, e: ev.AlertAttached) -> None:
     s.alerts[e.alert.fingerprint] = e.alert.status
+    s.first_seen.setdefault(e.alert.fingerprint, e.alert.starts_at or e.occurred_at)
     if s.service is None and e.alert.service:
         s.service = e.alert.service
     if not s.title:
@@ -356,6 +373,7 @@ _HANDLERS: dict[str, Callable[[IncidentState, Any], None]] = {
     "phase_changed": _phase_changed,
     "closed": _closed,
     "reopened": _reopened,
+    "pager_event_received": _pager_event,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prefect import task
@@ -12,6 +12,7 @@ from prefect import task
 from incident.errors import LedgerConflictError
 from incident.events import Event, Recorded
 from incident.state import IncidentState, check, fold
+from incident.work import Work
 from integrations.ledger import Ledger
 from tasks.runtime import current_runtime
 
@@ -63,8 +64,9 @@ def record(event: Event) -> Recorded:
     return write(event)[0]
 
 
-def write(event: Event) -> tuple[Recorded, bool]:
+def write(event: Event, calls_for: Sequence[Work] = ()) -> tuple[Recorded, bool]:
     """Append ``event`` once. A fact recorded before (same key) is returned as stored, with False.
+    ``calls_for`` is the work the fact calls for, stored with it in one transaction.
 
     The core checks the event against the latest state before it is written; if another writer (a
     handoff running beside the lifecycle) got in first, the state is re-read and checked again.
@@ -77,7 +79,7 @@ def write(event: Event) -> tuple[Recorded, bool]:
         state = load_state(event.incident_id)
         check(state, event)
         try:
-            return ledger.write(event, state.version)
+            return ledger.write(event, state.version, calls_for)
         except LedgerConflictError:
             continue
     raise LedgerConflictError(

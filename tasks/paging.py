@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from prefect import get_run_logger, task
+from prefect import task
 
 from incident import events as ev
 from incident.events import Recorded
@@ -13,16 +14,20 @@ from tasks.ledger import envelope, load_state, once
 from tasks.runtime import current_runtime
 
 ACTOR = "warroom"
+log = logging.getLogger("warroom.paging")
 
-@task(name="page_oncall")
-def page_oncall(incident_id: str, summary: str, severity: str, service: str, key: str | None = None) -> Recorded:
-    """Page the service's on-call. The dedup key is the incident id, so PagerDuty pages once."""
+
+def page(incident_id: str, summary: str, severity: str, service: str, key: str | None = None) -> Recorded:
+    """Page the service's on-call. The dedup key is the incident id, so PagerDuty pages once.
+
+    A plain function, so that the intake and the dispatcher page without Prefect (its API may be
+    slow or down); flows call it as the ``page_oncall`` task."""
     rt = current_runtime()
     page_severity = rt.config.policy.severity(severity).page_severity
     target = rt.config.services.services[service].escalation_policy
     key = key or f"{incident_id}:paged"
 
-    def page() -> str:
+    def trigger() -> str:
         receipt = rt.pager.page(
             dedup_key=incident_id,
             summary=f"[{severity}] {summary}",
@@ -30,11 +35,14 @@ def page_oncall(incident_id: str, summary: str, severity: str, service: str, key
             source=f"warroom/{service}",
             details={"incident": incident_id, "service": service, "severity": severity},
         )
-        get_run_logger().info("paged %s for %s (dedup key %s)", target, incident_id, receipt.dedup_key)
+        log.debug("paged %s for %s (dedup key %s)", target, incident_id, receipt.dedup_key)
         return receipt.dedup_key
 
-    return once(key, page, lambda dedup: ev.Paged(**envelope(incident_id, key), dedup_key=dedup,
-                                                  target=target))
+    return once(key, trigger, lambda dedup: ev.Paged(**envelope(incident_id, key), dedup_key=dedup,
+                                                     target=target))
+
+
+page_oncall = task(name="page_oncall")(page)
 
 
 @task(name="request_responders")

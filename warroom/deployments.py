@@ -11,7 +11,6 @@ from prefect import flow
 
 from flows.handoff import Outcome
 from flows.handoff import handoff as handoff_flow
-from flows.intake import watch_alert
 from flows.lifecycle import incident_lifecycle
 from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime
@@ -48,8 +47,3 @@ def handoff(incident_id: str, to: str) -> Outcome:
     with from_settings():
         return handoff_flow.fn(incident_id, to)
 
-
-@flow(name="watch-alert")
-def watch(incident_id: str, fingerprint: str) -> str:
-    with from_settings():
-        return watch_alert.fn(incident_id, fingerprint)

@@ -7,9 +7,10 @@ authentication gets 401, is counted and logged, and its body is not stored.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from flows.intake import Outcome, receive_alert
+from flows.intake import Outcome, receive_alert, watch_ended
 from incident.errors import AlertRejectedError, WarroomError
 from integrations.alerts.auth import (
     AuthError,
@@ -27,17 +28,42 @@ from integrations.alerts.auth import (
     redact_headers,
 )
 from integrations.alerts.parse import SOURCES, MalformedBody, UnsupportedMediaType, parse
+from tasks.runs import start_run
 from tasks.runtime import Runtime
+from tasks.work import Dispatcher, describe_failure
 from warroom.settings import Settings
 
 MAX_BODY = 512 * 1024
 log = logging.getLogger("warroom.intake")
 
 
-def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime]) -> FastAPI:
+def start_deployment_run(deployment: str, parameters: dict[str, object], key: str) -> str:
+    return str(start_run(deployment, parameters, key=key).id)
+
+
+def make_dispatcher(runtime: Runtime) -> Dispatcher:
+    """The dispatcher of this process: run starts go to Prefect, watch timers are checked here."""
+    return Dispatcher(runtime, start_deployment_run, watch_ended)
+
+
+def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],
+                      dispatcher: Dispatcher | None = None, dispatch_loop: bool = True) -> FastAPI:
     """The caller installs ``runtime`` (``use_runtime``) for the life of the app: the flows it calls
-    read it from there."""
-    app = FastAPI(title="warroom intake", description="Alert webhooks in; incidents out.")
+    read it from there. While the app is served, ``dispatcher`` (one of its own by default) carries
+    out pending work in a loop, unless ``dispatch_loop`` is False (tests that drive it by hand)."""
+    dispatcher = dispatcher or make_dispatcher(runtime)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if dispatch_loop:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+
+    app = FastAPI(title="warroom intake", description="Alert webhooks in; incidents out.", lifespan=lifespan)
+    app.state.dispatcher = dispatcher
     counts: Counter[str] = Counter()
 
     def authenticate(source: str, headers: dict[str, str], body: bytes) -> None:
@@ -68,11 +94,14 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             return status, {"error": rejected.reason, "field": rejected.field, "inbox": inbox_id}
         try:
             outcomes = [
-                receive_alert(a, f"inbox-{inbox_id}-{i}", parsed.group_key) for i, a in enumerate(parsed.alerts)
+                receive_alert(a, f"inbox-{inbox_id}-{i}", parsed.group_key, dispatcher.drive)
+                for i, a in enumerate(parsed.alerts)
             ]
-        except WarroomError as failed:  # kept in the inbox as received: the sender retries
+        except Exception as exc:  # kept in the inbox as received, with the reason: the sender retries
+            failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
             counts[f"failed:{source}"] += 1
-            runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
+            with contextlib.suppress(Exception):
+                runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
             log.error("could not process inbox row %s: %s", inbox_id, failed)
             return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
         counts[f"accepted:{source}"] += 1

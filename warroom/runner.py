@@ -10,14 +10,14 @@ import uvicorn
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
-from warroom.deployments import handoff, lifecycle, watch
+from warroom.deployments import handoff, lifecycle
 
 
 def deployments() -> list[RunnerDeployment]:
-    """The lifecycle, handoff and watch deployments, named as in prefect.yaml."""
+    """The lifecycle and handoff deployments, named as in prefect.yaml."""
     return [
         cast(RunnerDeployment, entry.to_deployment(name=name, tags=["warroom"]))
-        for entry, name in ((lifecycle, "lifecycle"), (handoff, "handoff"), (watch, "watch"))
+        for entry, name in ((lifecycle, "lifecycle"), (handoff, "handoff"))
     ]
 
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,20 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from incident.errors import LedgerConflictError, LedgerError
-from incident.events import AnyEvent, Closed, Declared, Event, PhaseChanged, Recorded, event_from_parts
+from incident.events import (
+    AnyEvent,
+    Closed,
+    Declared,
+    Event,
+    PhaseChanged,
+    Recorded,
+    bounded_key,
+    event_from_parts,
+)
 from incident.models import Phase
+from incident.work import Work
 from integrations.ledger.batch import GroupCommit
-from integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents
+from integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
 
 Clock = Callable[[], datetime]
 
@@ -56,6 +66,25 @@ class IncidentRow:
     closed_at: datetime | None
     last_seq: int
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    """One piece of work as the ledger keeps it: what to do, and how far it got."""
+
+    id: int
+    key: str
+    incident_id: str
+    kind: str
+    params: dict[str, Any]
+    status: str
+    due_at: datetime
+    lease_until: datetime | None
+    attempts: int
+    last_error: str | None
+    outcome: str | None
+    created_at: datetime
+    done_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -143,9 +172,11 @@ class Ledger:
         """
         return self.write(event, expected_seq)[0]
 
-    def write(self, event: Event, expected_seq: int) -> tuple[Recorded, bool]:
+    def write(self, event: Event, expected_seq: int, calls_for: Sequence[Work] = ()) -> tuple[Recorded, bool]:
         """:meth:`append`, also saying whether this very call stored the event (True) or found it
-        stored already under its idempotency key (False), by an earlier call or another process."""
+        stored already under its idempotency key (False), by an earlier call or another process.
+
+        ``calls_for``: the work the fact calls for, stored in the same transaction (or not at all)."""
         if expected_seq < 0:
             raise LedgerError(f"expected_seq must be 0 (a new incident) or more, not {expected_seq}")
         rebuilt = _rebuild(event)
@@ -170,6 +201,8 @@ class Ledger:
                 )
                 conn.execute(_INSERT_EVENT, _event_values(recorded))
                 _project(conn, recorded)
+                for item in calls_for:
+                    conn.execute(_INSERT_WORK, _work_values(item, recorded.recorded_at))
             return recorded, True
         except IntegrityError as exc:
             lost_race = exc
@@ -203,7 +236,75 @@ class Ledger:
     def find(self, idempotency_key: str) -> Recorded | None:
         """The event stored under ``idempotency_key``, if any."""
         with self._read("looking up an idempotency key") as conn:
-            return _find(conn, idempotency_key)
+            return _find(conn, bounded_key(idempotency_key))
+
+    # -- work -----------------------------------------------------------------------------------
+
+    def add_work(self, items: Sequence[Work]) -> int:
+        """Store work that no fact calls for (a resumed form's timer, say); a key already stored is
+        left as it is. Returns how many rows were added."""
+        added = 0
+        with self._write("storing work") as conn:
+            now = _utc(self._clock(), "the clock's time")
+            for item in items:
+                if conn.execute(_WORK_BY_KEY, {"key": item.key}).one_or_none() is None:
+                    conn.execute(_INSERT_WORK, _work_values(item, now))
+                    added += 1
+        return added
+
+    def claim_work(self, now: datetime, lease: timedelta, limit: int = 1, incident_id: str | None = None,
+                   kinds: Sequence[str] | None = None, even_if_not_due: bool = False) -> list[WorkRow]:
+        """Claim up to ``limit`` pending rows that are due (or all of the incident's pending rows with
+        ``even_if_not_due``) and not leased by another dispatcher: each is leased until ``now +
+        lease``, and nobody else claims it before then. On PostgreSQL, rows another dispatcher is
+        claiming are skipped (``FOR UPDATE SKIP LOCKED``); SQLite has one writer at a time."""
+        now = _utc(now, "now")
+        query = select(work.c.id).where(
+            work.c.status == "pending",
+            (work.c.lease_until.is_(None)) | (work.c.lease_until <= now),
+        )
+        if incident_id is not None:
+            query = query.where(work.c.incident_id == incident_id)
+        if kinds is not None:
+            query = query.where(work.c.kind.in_(list(kinds)))
+        if not even_if_not_due:
+            query = query.where(work.c.due_at <= now)
+        query = query.order_by(work.c.due_at, work.c.id).limit(limit)
+        with self._write("claiming work") as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = [int(i) for i in conn.execute(query).scalars()]
+            if not ids:
+                return []
+            conn.execute(work.update().where(work.c.id.in_(ids)).values(lease_until=now + lease))
+            rows = conn.execute(select(work).where(work.c.id.in_(ids)).order_by(work.c.due_at, work.c.id)).all()
+        return [WorkRow(**row._asdict()) for row in rows]
+
+    def finish_work(self, work_id: int, outcome: str, now: datetime) -> None:
+        """Mark claimed work done, with what came of it."""
+        with self._write(f"finishing work {work_id}") as conn:
+            conn.execute(work.update().where(work.c.id == work_id).values(
+                status="done", outcome=outcome, done_at=_utc(now, "now"), lease_until=None,
+                attempts=work.c.attempts + 1))
+
+    def retry_work(self, work_id: int, error: str, due_at: datetime) -> int:
+        """Record a failed try of claimed work and when to try again; returns the tries so far."""
+        with self._write(f"deferring work {work_id}") as conn:
+            conn.execute(work.update().where(work.c.id == work_id).values(
+                last_error=error, due_at=_utc(due_at, "due_at"), lease_until=None,
+                attempts=work.c.attempts + 1))
+            return int(conn.execute(select(work.c.attempts).where(work.c.id == work_id)).scalar_one())
+
+    def work_rows(self, incident_id: str | None = None, status: str | None = None,
+                  limit: int = 1000) -> list[WorkRow]:
+        """Work in the order it was stored, optionally of one incident or with one status."""
+        query = select(work).order_by(work.c.id).limit(limit)
+        if incident_id is not None:
+            query = query.where(work.c.incident_id == incident_id)
+        if status is not None:
+            query = query.where(work.c.status == status)
+        with self._read("reading the work") as conn:
+            return [WorkRow(**row._asdict()) for row in conn.execute(query)]
 
     def list_incidents(
         self,
@@ -426,6 +527,8 @@ def _rebuild(event: Event) -> AnyEvent:
 _LAST_SEQ = select(func.max(events.c.seq)).where(events.c.incident_id == bindparam("incident_id"))
 _BY_KEY = select(events).where(events.c.idempotency_key == bindparam("key"))
 _INSERT_EVENT = events.insert()
+_INSERT_WORK = work.insert()
+_WORK_BY_KEY = select(work.c.id).where(work.c.key == bindparam("key"))
 _INSERT_INCIDENT = incidents.insert()
 _UPDATE_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id"))
 
@@ -480,6 +583,14 @@ def _event_values(recorded: Recorded) -> dict[str, Any]:
         "occurred_at": ev.occurred_at,
         "recorded_at": recorded.recorded_at,
         "idempotency_key": ev.idempotency_key,
+    }
+
+
+def _work_values(item: Work, now: datetime) -> dict[str, Any]:
+    return {
+        "key": item.key, "incident_id": item.incident_id, "kind": item.kind, "params": item.params,
+        "status": "pending", "due_at": _utc(item.due_at, "due_at"), "lease_until": None, "attempts": 0,
+        "created_at": now,
     }
 
 

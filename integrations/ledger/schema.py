@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 INCIDENT_STATUSES = ("pending", "open", "closed")
 INBOX_STATUSES = ("received", "accepted", "rejected", "duplicate")
+WORK_STATUSES = ("pending", "done")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -113,4 +114,29 @@ inbox = Table(
     CheckConstraint(_in("status", INBOX_STATUSES), name="ck_inbox_status"),
     Index("ix_inbox_status_received_at", "status", "received_at"),
     Index("ix_inbox_fingerprint", "fingerprint"),
+)
+
+# The work facts call for (a page, a run start, a timer), stored in the transaction of the fact; a
+# dispatcher claims a row (lease_until), carries it out and marks it done with its outcome, or records
+# the error and when to try again.
+work = Table(
+    "work",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("incident_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    UniqueConstraint("key", name="uq_work_key"),
+    CheckConstraint(_in("status", WORK_STATUSES), name="ck_work_status"),
+    Index("ix_work_status_due_at", "status", "due_at"),
+    Index("ix_work_incident_id", "incident_id"),
 )

@@ -17,13 +17,13 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
 
-from flows.intake import watch_alert
 from incident.models import Phase
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
 from tasks.runtime import Runtime
+from tasks.work import Dispatcher
 from tests.helpers import CONFIGS, Clock
-from warroom.intake import create_intake_app
+from warroom.intake import create_intake_app, make_dispatcher
 from warroom.runner import Background
 from warroom.settings import Settings
 
@@ -39,6 +39,7 @@ class Intake:
     runtime: Runtime
     sandboxes: Sandboxes
     clock: Clock
+    dispatcher: Dispatcher
 
     def post(self, source: str, body: Any, headers: dict[str, str] | None = None,
              client: httpx.Client | None = None) -> httpx.Response:
@@ -62,8 +63,9 @@ def settings() -> Settings:
 def intake(make_runtime: Callable[..., Runtime], sandboxes: Sandboxes) -> Iterator[Intake]:
     clock = Clock()
     runtime = make_runtime(30, clock=clock)
-    server = Background(create_intake_app(runtime, settings(), clock))
-    yield Intake(server.url, runtime, sandboxes, clock)
+    dispatcher = make_dispatcher(runtime)
+    server = Background(create_intake_app(runtime, settings(), clock, dispatcher, dispatch_loop=False))
+    yield Intake(server.url, runtime, sandboxes, clock, dispatcher)
     server.stop()
 
 
@@ -99,6 +101,9 @@ def test_a_customer_visible_alert_group_pages_once_and_starts_one_lifecycle(inta
     assert [a["action"] for a in again.json()["alerts"]] == ["joined", "joined"]
     assert [a["incident"] for a in again.json()["alerts"]] == ids
     assert [len(intake.runtime.ledger.stream(i)) for i in ids] == streams  # a repeat is no news
+    assert all(intake.pd_incidents(i) == 1 for i in ids)  # paged at once, before any run starts
+    assert intake.dispatcher.run_due() == 2  # the lifecycle runs, one per incident
+    assert intake.dispatcher.run_due() == 0
     for incident_id in ids:
         assert intake.pd_incidents(incident_id) == 1
         with get_client(sync_client=True) as client:
@@ -179,16 +184,21 @@ def test_the_one_hour_rule_declares_only_what_still_fires(intake: Intake) -> Non
     gone = intake.post("alertmanager", am_group(am_alert("QueueLag", service="search", severity="warning")))
     still_id, gone_id = (r.json()["alerts"][0]["incident"] for r in (still, gone))
     assert [r.json()["alerts"][0]["action"] for r in (still, gone)] == ["watching", "watching"]
-    with get_client(sync_client=True) as client:
-        timer = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"{still_id}:watch"])))
-    assert len(timer) == 1 and timer[0].expected_start_time == datetime(2026, 11, 26, 3, 59, tzinfo=UTC)
+    timer = intake.runtime.ledger.work_rows(still_id)
+    assert [(w.kind, w.status, w.due_at) for w in timer] == [
+        ("watch", "pending", datetime(2026, 11, 26, 3, 59, tzinfo=UTC))]
 
     intake.post("alertmanager", am_group(am_alert("QueueLag", status="resolved", service="search",
                                                   severity="warning")))
+    dispatcher = intake.dispatcher
+    intake.clock.now = NOW + timedelta(minutes=58)
+    assert dispatcher.run_due() == 0  # not yet: the timer is in the ledger, due at 03:59
     intake.clock.now = NOW + timedelta(hours=1)
-    assert watch_alert(still_id, "DiskFilling") == "declared"
-    assert watch_alert(gone_id, "QueueLag") == "resolved in time: not an incident"
+    while dispatcher.run_due():  # the timers, then the page the declaration calls for
+        pass
+    assert [w.outcome for w in intake.runtime.ledger.work_rows(gone_id)] == [
+        "watch ended: resolved in time: not an incident"]
+    assert intake.runtime.ledger.work_rows(still_id)[0].outcome == "watch ended: declared"
     assert intake.pd_incidents(still_id) == 1 and intake.pd_incidents(gone_id) == 0
     assert load_state(gone_id).phase is Phase.PENDING
 

@@ -24,6 +24,7 @@ EXPECTED_INDEXES = {
         "ix_incidents_opened_at",
     },
     "inbox": {"ix_inbox_status_received_at", "ix_inbox_fingerprint"},
+    "work": {"ix_work_status_due_at", "ix_work_incident_id"},
 }
 
 
@@ -48,7 +49,7 @@ def test_a_fresh_database_reaches_head(ledger_url: str, engine: Engine) -> None:
     assert len(heads) == 1
     assert current_revision(engine) == heads[0]
     tables = inspect(engine)
-    assert set(tables.get_table_names()) == {"events", "incidents", "inbox", "alembic_version"}
+    assert set(tables.get_table_names()) == {"events", "incidents", "inbox", "work", "alembic_version"}
     for table, expected in EXPECTED_INDEXES.items():
         indexes = tables.get_indexes(table)  # PostgreSQL lists unique constraints as indexes too
         assert {ix["name"] for ix in indexes if not ix.get("duplicates_constraint")} == expected

@@ -1,0 +1,73 @@
+"""The work a decision calls for (DESIGN §4, §5): pages, run starts and timers, decided here and
+stored by the ledger in the same transaction as the fact that calls for them; a dispatcher carries
+each out until it is done. Pure: times are passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from incident.events import MAX_KEY, bounded_key
+
+WorkKind = Literal["page", "start_run", "watch"]
+
+# bounded backoff: 1 s, 2 s, 4 s ... never more than a minute between tries; work is never dropped
+FIRST_RETRY = timedelta(seconds=1)
+LONGEST_RETRY = timedelta(seconds=60)
+
+LIFECYCLE = "lifecycle/lifecycle"
+
+
+class Work(BaseModel):
+    """One effect to carry out once: ``key`` names the intent, ``due_at`` when it may start."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    key: str = Field(min_length=1, max_length=MAX_KEY)
+    incident_id: str = Field(min_length=1, max_length=64)
+    kind: WorkKind
+    params: dict[str, Any]
+    due_at: datetime
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded_key(value) if isinstance(value, str) else value
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait before the next try, after ``attempts`` failed tries (1 or more)."""
+    exponent = min(max(attempts - 1, 0), 16)
+    delay: timedelta = FIRST_RETRY * (2**exponent)
+    return min(delay, LONGEST_RETRY)
+
+
+def page(incident_id: str, key: str, summary: str, severity: str, service: str, now: datetime) -> Work:
+    return Work(key=key, incident_id=incident_id, kind="page", due_at=now,
+                params={"summary": summary, "severity": severity, "service": service, "key": key})
+
+
+def start_lifecycle(incident_id: str, key: str, parameters: dict[str, Any], now: datetime) -> Work:
+    return Work(key=key, incident_id=incident_id, kind="start_run", due_at=now,
+                params={"deployment": LIFECYCLE, "parameters": parameters, "run_key": key})
+
+
+def declaration(incident_id: str, title: str, service: str, severity: str, reasons: tuple[str, ...],
+                declared_by: str, pages: bool, now: datetime, suffix: str = "") -> tuple[Work, ...]:
+    """A decision to declare (or to reopen, with ``suffix``): page the on-call at once when the
+    severity pages, and start the lifecycle run, which finds the page done."""
+    parameters = {"incident_id": incident_id, "title": title, "service": service, "severity": severity,
+                  "reasons": list(reasons), "declared_by": declared_by}
+    lifecycle = start_lifecycle(incident_id, f"{incident_id}:lifecycle{suffix}", parameters, now)
+    if not pages:
+        return (lifecycle,)
+    paged = page(incident_id, f"{incident_id}:paged{suffix}", title, severity, service, now)
+    return paged, lifecycle
+
+
+def watch(incident_id: str, fingerprint: str, until: datetime) -> Work:
+    """The end of the policy's hour: check then whether the alert still fires."""
+    return Work(key=f"{incident_id}:watch", incident_id=incident_id, kind="watch", due_at=until,
+                params={"fingerprint": fingerprint})

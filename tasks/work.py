@@ -1,0 +1,124 @@
+"""The dispatcher: carries out the work the ledger holds (pages, run starts, watch timers) until each
+is done (DESIGN §4, §5).
+
+A decision and the work it calls for are stored in one transaction; whoever stored them drives the
+urgent part at once (:meth:`Dispatcher.drive`), and a dispatcher loop (:meth:`Dispatcher.serve`, in
+``warroom intake`` and ``warroom up``) carries out whatever is still pending: after a failure (with
+bounded backoff), after a crash (once the dead process's lease has passed), or when a timer is due.
+Each row is claimed with a lease, so several dispatchers on one PostgreSQL ledger never carry out one
+row at once; the page itself is also deduplicated by PagerDuty (dedup key) and the ledger (its fact).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from incident.errors import WarroomError
+from incident.work import retry_delay
+from integrations.ledger import WorkRow
+from tasks.paging import page
+from tasks.runtime import Runtime, use_runtime
+
+log = logging.getLogger("warroom.dispatcher")
+
+# Longer than a vendor call may take with its own bounded retries (30 s), so a live dispatcher never
+# loses its claim mid-call; a dispatcher that died mid-call gives its work up when the lease passes.
+LEASE = timedelta(seconds=45)
+IDLE_WAIT_S = 1.0
+BATCH = 20
+
+
+def describe_failure(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:500]}" if text else type(exc).__name__
+
+
+class Dispatcher:
+    """Carries out the ledger's pending work. ``start_run`` starts a deployment run (Prefect);
+    ``watch`` checks a watched alert at the end of its hour; both are passed in by the entry point,
+    so that this module does not import the flows."""
+
+    def __init__(self, runtime: Runtime, start_run: Callable[[str, dict[str, object], str], str],
+                 watch: Callable[[str, str], str]) -> None:
+        self.runtime = runtime
+        self._start_run = start_run
+        self._watch = watch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- carrying out ---------------------------------------------------------------------------
+
+    def carry_out(self, row: WorkRow) -> str:
+        """Do one claimed row's work; returns the outcome in words. Raises on failure."""
+        p = row.params
+        if row.kind == "page":
+            with use_runtime(self.runtime):
+                recorded = page(row.incident_id, str(p["summary"]), str(p["severity"]), str(p["service"]),
+                                key=str(p["key"]))
+            return f"paged (dedup key {row.incident_id}, ledger seq {recorded.seq})"
+        if row.kind == "start_run":
+            run = self._start_run(str(p["deployment"]), dict(p["parameters"]), str(p["run_key"]))
+            return f"started run {run}"
+        if row.kind == "watch":
+            with use_runtime(self.runtime):
+                return f"watch ended: {self._watch(row.incident_id, str(p['fingerprint']))}"
+        raise WarroomError(f"work {row.key!r} is of an unknown kind {row.kind!r}: upgrade warroom")
+
+    def _run(self, rows: list[WorkRow]) -> int:
+        done = 0
+        for row in rows:
+            try:
+                outcome = self.carry_out(row)
+            except Exception as exc:  # recorded and retried: never lost, never the end of the loop
+                why = describe_failure(exc)
+                again = self.runtime.clock() + retry_delay(row.attempts + 1)
+                tries = self.runtime.ledger.retry_work(row.id, why, again)
+                log.warning("%s for %s failed (try %d), will retry: %s", row.kind, row.incident_id, tries, why)
+                continue
+            self.runtime.ledger.finish_work(row.id, outcome, self.runtime.clock())
+            done += 1
+        return done
+
+    def run_due(self, limit: int = BATCH) -> int:
+        """Claim and carry out up to ``limit`` due rows; returns how many were done."""
+        return self._run(self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=limit))
+
+    def drive(self, incident_id: str, kinds: tuple[str, ...] = ("page",)) -> int:
+        """Carry out an incident's pending work of ``kinds`` now, due or not (a fresh decision's page,
+        a redelivery re-driving what is unfinished); the rest is left to the loop, woken at once.
+        Rows another dispatcher holds are left to it."""
+        rows = self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH, incident_id=incident_id,
+                                              kinds=kinds, even_if_not_due=True)
+        self._wake.set()
+        return self._run(rows)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Carry out due work until :meth:`stop`; sleeps on an event between rounds (woken early by
+        :meth:`drive`), so an idle loop costs nothing."""
+        while not self._stop.is_set():
+            try:
+                busy = self.run_due() > 0
+            except Exception as exc:  # the ledger itself failing: say so, keep going
+                log.error("dispatcher: %s", describe_failure(exc))
+                busy = False
+            if not busy:
+                self._wake.wait(IDLE_WAIT_S)
+                self._wake.clear()
+
+    def start(self) -> Dispatcher:
+        self._thread = threading.Thread(target=self.serve, name="warroom-dispatcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
