@@ -1,0 +1,246 @@
+"""Nothing stranded: the ledger's work is carried out whatever fails between the decision and the
+page, or between the page and the lifecycle run (PagerDuty down for a while, Prefect's API down, a
+process killed), exactly once; and keys of any length."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
+from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+from flows.intake import receive_alert
+from incident import work
+from incident.events import AlertAttached
+from integrations.alerts.parse import parse
+from integrations.ledger import Ledger
+from integrations.ledger.testing import reset_postgres_database
+from integrations.pagerduty.credentials import PagerDutyCredentials
+from integrations.pagerduty.pager import PagerDutyPager
+from integrations.retry import RetryPolicy
+from integrations.sandbox.recorder import Fault
+from integrations.sandbox.server import Sandboxes
+from tasks.runtime import Runtime, use_runtime
+from tasks.work import LEASE, Dispatcher
+from tests.helpers import Clock
+from tests.warroom.test_intake import TOKEN, am_alert, am_group, settings
+from warroom.intake import create_intake_app, make_dispatcher
+from warroom.runner import Background
+
+ENQUEUE = "/v2/enqueue"
+
+
+@dataclass
+class Stack:
+    url: str
+    runtime: Runtime
+    sandboxes: Sandboxes
+    clock: Clock
+    dispatcher: Dispatcher
+
+    def post(self, body: Any) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/alerts/alertmanager", json=body, timeout=30,
+                          headers={"authorization": f"Bearer {TOKEN}"})
+
+    @property
+    def pd(self) -> Any:
+        assert self.sandboxes.pagerduty_app is not None
+        return self.sandboxes.pagerduty_app.state
+
+    def pages(self, incident_id: str) -> int:
+        return len(self.pd.pagerduty.incidents_for_key(incident_id))
+
+    def triggers(self) -> int:
+        return sum(1 for r in self.pd.recorder.requests() if r.path.startswith(ENQUEUE))
+
+    def faults(self, *faults: Fault) -> None:
+        self.pd.recorder.set_faults(faults)
+
+    def run_until_idle(self) -> int:
+        done = 0
+        while (n := self.dispatcher.run_due()) > 0:
+            done += n
+        return done
+
+
+def lifecycle_runs(incident_id: str) -> int:
+    with get_client(sync_client=True) as client:
+        return len(client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"{incident_id}:lifecycle"]))))
+
+
+@pytest.fixture()
+def stack(make_runtime: Callable[..., Runtime], sandboxes: Sandboxes) -> Iterator[Stack]:
+    clock = Clock()
+    built = make_runtime(30, clock=clock)
+    # one try per call: the dispatcher's backoff (on the injected clock) does the retrying
+    pager = PagerDutyPager(PagerDutyCredentials.from_env(sandboxes.env()), retry=RetryPolicy(max_attempts=1))
+    runtime = replace(built, pager=pager)
+    stack = Stack("", runtime, sandboxes, clock, make_dispatcher(runtime))
+    stack.faults()
+    stack.pd.recorder.clear()
+    with use_runtime(runtime):
+        server = Background(create_intake_app(runtime, settings(), clock, stack.dispatcher, dispatch_loop=False))
+        stack.url = server.url
+        yield stack
+        server.stop()
+    stack.faults()
+
+
+def declared(stack: Stack, name: str, **labels: str) -> str:
+    answer = stack.post(am_group(am_alert(name, severity="critical", impact="customer", **labels)))
+    assert answer.status_code == 202, answer.text
+    alert = answer.json()["alerts"][0]
+    assert alert["action"] == "declared", alert
+    return str(alert["incident"])
+
+
+def test_pagerduty_503_for_a_while_then_well_pages_once_without_a_redelivery(stack: Stack) -> None:
+    stack.faults(Fault(status=503, count=3, path_prefix=ENQUEUE))
+    incident_id = declared(stack, "Outage503")
+    assert stack.pages(incident_id) == 0  # the first try met the 503
+    page = next(w for w in stack.runtime.ledger.work_rows(incident_id) if w.kind == "page")
+    assert page.status == "pending" and page.attempts == 1 and "503" in (page.last_error or "")
+
+    tries = 1
+    for _ in range(10):
+        stack.clock.now += timedelta(seconds=60)  # the longest backoff: whatever is pending is due
+        stack.run_until_idle()
+        tries += 1
+        if stack.pages(incident_id):
+            break
+    assert stack.pages(incident_id) == 1
+    assert stack.triggers() == 4  # three 503s, then the page
+    assert all(w.status == "done" for w in stack.runtime.ledger.work_rows(incident_id))
+    stack.clock.now += timedelta(minutes=10)
+    assert stack.run_until_idle() == 0 and stack.triggers() == 4
+    assert lifecycle_runs(incident_id) == 1
+
+
+def test_a_redelivery_re_drives_the_unfinished_page(stack: Stack) -> None:
+    stack.faults(Fault(status=503, count=1, path_prefix=ENQUEUE))
+    incident_id = declared(stack, "Redelivered")
+    assert stack.pages(incident_id) == 0
+    again = stack.post(am_group(am_alert("Redelivered", severity="critical", impact="customer")))
+    assert again.json()["alerts"][0]["action"] == "joined"
+    assert stack.pages(incident_id) == 1  # the redelivery paged, at once, not waiting for the backoff
+
+
+def test_prefect_api_down_pages_then_starts_the_lifecycle_once_when_it_is_back(stack: Stack) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+    with temporary_settings({PREFECT_API_URL: closed, PREFECT_CLIENT_MAX_RETRIES: 0}):
+        incident_id = declared(stack, "PrefectDown")
+        assert stack.pages(incident_id) == 1  # the page never waits on Prefect
+        stack.clock.now += timedelta(seconds=5)
+        assert stack.dispatcher.run_due() == 0  # the run start fails: Prefect is unreachable
+    run = next(w for w in stack.runtime.ledger.work_rows(incident_id) if w.kind == "start_run")
+    assert run.status == "pending" and run.attempts >= 1 and run.last_error
+    stack.clock.now += timedelta(seconds=60)
+    assert stack.run_until_idle() == 1
+    stack.clock.now += timedelta(seconds=60)
+    assert stack.run_until_idle() == 0
+    assert lifecycle_runs(incident_id) == 1 and stack.pages(incident_id) == 1
+
+
+def test_a_crash_after_the_decision_or_after_the_page_loses_nothing(stack: Stack) -> None:
+    """What a SIGKILL leaves: the decision and its work committed, nothing (or only the page) done,
+    and a lease held by the dead process. A restarted process carries on, each effect once."""
+    alert_a = am_alert("CrashBeforePage", severity="critical", impact="customer")
+    alert_b = am_alert("CrashBeforeRun", severity="critical", impact="customer")
+
+
+    outcomes = []
+    for body in (am_group(alert_a), am_group(alert_b)):
+        parsed = parse("alertmanager", json.dumps(body).encode(), "application/json")
+        outcomes.append(receive_alert(parsed.alerts[0], "crash-test", parsed.group_key, drive=None))
+    a, b = (o.incident_id for o in outcomes)
+    assert a and b and [o.action for o in outcomes] == ["declared", "declared"]
+    assert stack.pages(a) == 0 and stack.pages(b) == 0  # "killed" before anything was carried out
+    stack.dispatcher.drive(b)  # b got its page out, then the process died before the run started
+    assert stack.pages(b) == 1
+    # the dead process had claimed a's work too: its lease must pass before anyone else takes it
+    claimed = stack.runtime.ledger.claim_work(stack.clock(), LEASE, limit=10, incident_id=a)
+    assert len(claimed) == 2
+
+    restarted = Ledger.open(stack.runtime.ledger.url, stack.clock)
+    try:
+        after = make_dispatcher(replace(stack.runtime, ledger=restarted))
+        assert [w.incident_id for w in restarted.claim_work(stack.clock(), LEASE, limit=10)] == [b]
+        stack.clock.now += LEASE + timedelta(seconds=1)
+        while after.run_due():
+            pass
+    finally:
+        restarted.close()
+    assert stack.pages(a) == 1 and stack.pages(b) == 1
+    assert lifecycle_runs(a) == 1 and lifecycle_runs(b) == 1
+    assert stack.triggers() == 2
+    assert all(w.status == "done" for i in (a, b) for w in stack.runtime.ledger.work_rows(i))
+
+
+def test_long_group_keys_and_fingerprints_are_hashed_into_keys(stack: Stack) -> None:
+    labels = {f"label_{n:02d}": "x" * 20 for n in range(20)}
+    group_key = "{}/{}/{}:" + ",".join(f'{k}="{v}"' for k, v in labels.items())
+    assert len(group_key) > 500
+    body = am_group(am_alert("LongKey", severity="critical", impact="customer", **labels), key=group_key)
+    answer = stack.post(body)
+    assert answer.status_code == 202, answer.text
+    incident_id = answer.json()["alerts"][0]["incident"]
+    assert stack.pages(incident_id) == 1
+    assert stack.post(body).json()["alerts"][0]["action"] == "joined"  # the same (hashed) key again
+
+    huge = am_alert("HugeFingerprint", severity="critical", impact="customer")
+    huge["fingerprint"] = "f" * 100_000
+    answer = stack.post(am_group(huge))
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["alerts"][0]["action"] == "declared"
+    stored = [r.event for r in stack.runtime.ledger.stream(answer.json()["alerts"][0]["incident"])]
+    first = stored[0]
+    assert isinstance(first, AlertAttached) and first.alert.fingerprint == "f" * 100_000  # kept whole
+    assert len(first.idempotency_key) <= 200
+
+
+@pytest.mark.postgres
+def test_two_dispatchers_on_one_postgresql_ledger_never_do_one_piece_of_work_twice(postgres_url: str) -> None:
+    reset_postgres_database(postgres_url)
+    now = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    done: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def start(deployment: str, parameters: dict[str, object], key: str) -> str:
+        with lock:
+            done[key] += 1
+        return key
+
+    ledgers = [Ledger.open(postgres_url, lambda: now) for _ in range(2)]
+    try:
+        ledgers[0].add_work([work.start_lifecycle(f"INC-{n}", f"INC-{n}:lifecycle", {}, now) for n in range(200)])
+        runtimes = [Runtime(config=None, ledger=ledger, pager=None, tracker=None, clock=lambda: now,  # type: ignore[arg-type]
+                            home=None, config_dir=None) for ledger in ledgers]  # type: ignore[arg-type]
+        dispatchers = [Dispatcher(rt, start, lambda i, f: "") for rt in runtimes]
+
+        def drain(dispatcher: Dispatcher) -> None:
+            while dispatcher.run_due(limit=5):
+                pass
+
+        threads = [threading.Thread(target=drain, args=(d,)) for d in dispatchers for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(done) == 200 and set(done.values()) == {1}
+        assert {w.status for w in ledgers[0].work_rows()} == {"done"}
+    finally:
+        for ledger in ledgers:
+            ledger.close()
