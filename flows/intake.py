@@ -11,7 +11,7 @@ one incident and one page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +21,7 @@ from incident.criteria import decide, signals_from_alert
 from incident.grouping import grouping_key, incident_id_for, route
 from incident.models import Alert, Phase
 from incident.state import IncidentState
-from tasks.ledger import done, envelope, load_state, record, write
+from tasks.ledger import envelope, load_state, record, write, write_many
 from tasks.runtime import current_runtime
 
 Drive = Callable[[str], object]  # carry out an incident's urgent pending work now (the dispatcher's drive)
@@ -38,66 +38,127 @@ def opening_key(group: str, episode: int) -> str:
     return f"alert:{group}:{episode}"
 
 
-def latest_episode(group: str) -> tuple[int, IncidentState | None]:
+def latest_episode(group: str) -> tuple[int, str | None]:
     ledger = current_runtime().ledger
     episode, latest = 0, None
     while (found := ledger.find(opening_key(group, episode + 1))) is not None:
-        episode, latest = episode + 1, found
-    return episode, load_state(latest.event.incident_id) if latest else None
+        episode, latest = episode + 1, found.event.incident_id
+    return episode, latest
+
+
+class Body:
+    """One webhook body's alerts, routed in one pass: what the body adds to an incident that is already
+    open (joins, resolves) is written in one go at the end, so a body of N alerts costs O(N), not N
+    transactions each re-reading the incident."""
+
+    def __init__(self, delivery: str, group_key: str | None, drive: Drive | None) -> None:
+        self.delivery, self.group_key, self.drive = delivery, group_key, drive
+        self.episodes: dict[str, tuple[int, str | None]] = {}
+        self.states: dict[str, IncidentState] = {}
+        self.pending: dict[str, list[ev.Event]] = {}
+        self.seen: dict[str, dict[str, str]] = {}  # incident -> fingerprint -> status, in this body
+        self.redriven: set[str] = set()  # incidents whose unfinished work this body re-drove
+
+    def state(self, incident_id: str) -> IncidentState:
+        if incident_id not in self.states:
+            self.states[incident_id] = load_state(incident_id)
+        return self.states[incident_id]
+
+    def flush(self, incident_id: str | None = None) -> None:
+        """Write what is pending (of one incident, or all), before anything else is written to it."""
+        for target in [incident_id] if incident_id else list(self.pending):
+            write_many(self.pending.pop(target, []))
+            self.states.pop(target, None)
+
+    def changed(self, incident_id: str) -> None:
+        self.states.pop(incident_id, None)
+
+    def receive(self, alert: Alert, index: int) -> Outcome:
+        rt = current_runtime()
+        now = rt.clock()
+        group = grouping_key(alert, self.group_key)
+        if group not in self.episodes:
+            self.episodes[group] = latest_episode(group)
+        episode, latest_id = self.episodes[group]
+        latest = self.state(latest_id) if latest_id else None
+        r = route(latest, alert, rt.config.policy, now)
+        if r.action == "ignore":
+            return Outcome(latest_id, "ignored", r.reason)
+        if r.action == "open":
+            incident_id = incident_id_for(group, episode + 1)
+            record(ev.AlertAttached(**envelope(incident_id, opening_key(group, episode + 1),
+                                               alert.source), alert=alert))
+            self.episodes[group] = (episode + 1, incident_id)
+            self.changed(incident_id)
+            return consider(incident_id, alert, now, self)
+        assert latest is not None and latest_id is not None
+        if r.action == "reopen":
+            self.flush(latest_id)
+            outcome = reopen(latest, alert, r.reason, self.drive)
+            self.changed(latest_id)
+            return outcome
+        # a repeat of what the incident already knows (Alertmanager re-sends every group interval) is
+        # kept in the inbox as a duplicate; only news reaches the timeline: a new alert, or a change
+        seen = self.seen.setdefault(latest_id, {})
+        known = seen.get(alert.fingerprint, latest.alerts.get(alert.fingerprint))
+        if known != alert.status:
+            seen[alert.fingerprint] = alert.status
+            key = f"{latest_id}:alert:{self.delivery}-{index}:{alert.fingerprint}"
+            if r.action == "resolve":
+                self.pending.setdefault(latest_id, []).append(
+                    ev.AlertResolved(**envelope(latest_id, key, alert.source), fingerprint=alert.fingerprint))
+                return Outcome(latest_id, "resolved", r.reason)
+            self.pending.setdefault(latest_id, []).append(
+                ev.AlertAttached(**envelope(latest_id, key, alert.source), alert=alert))
+        if latest.phase is Phase.PENDING and r.action == "join":
+            return consider(latest_id, alert, now, self)  # new labels may meet a criterion now
+        return Outcome(latest_id, "joined", r.reason)
+
+
+def receive_alerts(alerts: Sequence[Alert], delivery: str, group_key: str | None = None,
+                   drive: Drive | None = None) -> list[Outcome]:
+    """Route a webhook body's normalised alerts. ``delivery`` names the webhook delivery (the inbox
+    row); ``group_key`` is the sender's notification group, when it gives one; ``drive`` carries out
+    an incident's urgent work (the page) at once."""
+    body = Body(delivery, group_key, drive)
+    outcomes = [body.receive(alert, i) for i, alert in enumerate(alerts)]
+    body.flush()
+    return outcomes
 
 
 def receive_alert(alert: Alert, delivery: str, group_key: str | None = None, drive: Drive | None = None) -> Outcome:
-    """Route one normalised alert. ``delivery`` names the webhook delivery (the inbox row);
-    ``group_key`` is the sender's notification group, when it gives one; ``drive`` carries out an
-    incident's urgent work (the page) at once."""
-    rt = current_runtime()
-    now = rt.clock()
-    group = grouping_key(alert, group_key)
-    episode, latest = latest_episode(group)
-    r = route(latest, alert, rt.config.policy, now)
-    if r.action == "ignore":
-        return Outcome(latest.incident_id if latest else None, "ignored", r.reason)
-    if r.action == "open":
-        incident_id = incident_id_for(group, episode + 1)
-        record(ev.AlertAttached(**envelope(incident_id, opening_key(group, episode + 1),
-                                           alert.source), alert=alert))
-        return consider(incident_id, alert, now, drive)
-    assert latest is not None
-    incident_id = latest.incident_id
-    if r.action == "reopen":
-        return reopen(latest, alert, r.reason, drive)
-    # a repeat of what the incident already knows (Alertmanager re-sends every group interval) is kept
-    # in the inbox as a duplicate; only news reaches the timeline: a new alert, or a status change
-    if latest.alerts.get(alert.fingerprint) != alert.status:
-        key = f"{incident_id}:alert:{delivery}:{alert.fingerprint}"
-        if r.action == "resolve":
-            record(ev.AlertResolved(**envelope(incident_id, key, alert.source), fingerprint=alert.fingerprint))
-            return Outcome(incident_id, "resolved", r.reason)
-        record(ev.AlertAttached(**envelope(incident_id, key, alert.source), alert=alert))
-    if latest.phase is Phase.PENDING and r.action == "join":
-        return consider(incident_id, alert, now, drive)  # new labels may meet a criterion now
-    return Outcome(incident_id, "joined", r.reason)
+    """One alert: :func:`receive_alerts` of a body of one."""
+    return receive_alerts([alert], delivery, group_key, drive)[0]
 
 
-def consider(incident_id: str, alert: Alert, now: datetime, drive: Drive | None = None) -> Outcome:
+def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = None) -> Outcome:
     """Let the criteria decide on a pending incident. A decision to declare is stored with the work it
     calls for (page, lifecycle run), a decision to watch with its timer, in one transaction; ``drive``
     then pages at once. A later delivery re-drives whatever of that work is unfinished."""
     rt = current_runtime()
-    state = load_state(incident_id)
+    drive = body.drive if body else None
+    state = body.state(incident_id) if body else load_state(incident_id)
     if state.phase is not Phase.PENDING:
         return Outcome(incident_id, "joined", f"{incident_id} is {state.phase.value}")
-    if done(f"{incident_id}:decision:declare"):
+    if "declare" in state.decisions:
+        if body is not None:
+            if incident_id in body.redriven:
+                return Outcome(incident_id, "joined", f"{incident_id} is declared")
+            body.redriven.add(incident_id)
         return redrive(incident_id, drive)
     service = rt.config.services.services.get(alert.service or "")
     if service is None:
+        if "not_incident" in state.decisions:
+            return Outcome(incident_id, "unroutable", f"service {alert.service!r} is not in services.yaml")
         known = ", ".join(rt.config.services.services)
         reason = f"service {alert.service!r} is not in services.yaml ({known}): add it, or label the alert"
         record(ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:unroutable"),
                                      action="not_incident", reasons=(reason,)))
         return Outcome(incident_id, "unroutable", reason)
-    seen = state.first_seen.get(alert.fingerprint, now)
+    seen = state.first_seen.get(alert.fingerprint) or alert.starts_at or now
     decision = decide(signals_from_alert(alert, rt.config.policy, service.customer_facing, seen), rt.config.policy, now)
+    if decision.action in state.decisions:  # decided so before: nothing new to store
+        return Outcome(incident_id, "joined", f"{incident_id} was decided already ({decision.action})")
     decided = ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:{decision.action}"),
                                     action=decision.action, reasons=decision.reasons, watch_until=decision.watch_until)
     calls_for: tuple[work.Work, ...] = ()
@@ -108,6 +169,9 @@ def consider(incident_id: str, alert: Alert, now: datetime, drive: Drive | None 
     elif decision.action == "watch":
         assert decision.watch_until is not None
         calls_for = (work.watch(incident_id, alert.fingerprint, decision.watch_until),)
+    if body is not None:
+        body.flush(incident_id)
+        body.changed(incident_id)
     if not write(decided, calls_for)[1]:
         if decision.action == "declare":
             return redrive(incident_id, drive)

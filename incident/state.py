@@ -99,6 +99,7 @@ class IncidentState:
     subleads: dict[str, str] = field(default_factory=dict)
     alerts: dict[str, str] = field(default_factory=dict)  # fingerprint -> firing/resolved
     first_seen: dict[str, datetime] = field(default_factory=dict)  # fingerprint -> when it first fired
+    decisions: set[str] = field(default_factory=set)  # the criteria's decisions stored (declare, watch, ...)
     pages: list[str] = field(default_factory=list)  # dedup keys paged
     pager_incident: str | None = None  # the pager's id of its incident, once the pager named it
     acknowledged_at: datetime | None = None  # the page's first acknowledgement, at the pager
@@ -343,6 +344,10 @@ def _reopened(s: IncidentState, e: ev.Reopened) -> None:
     s.close_summary = None
 
 
+def _declaration_decided(s: IncidentState, e: ev.DeclarationDecided) -> None:
+    s.decisions.add(e.action)
+
+
 def _nothing(s: IncidentState, e: Any) -> None:
     return None
 
@@ -350,7 +355,7 @@ def _nothing(s: IncidentState, e: Any) -> None:
 _HANDLERS: dict[str, Callable[[IncidentState, Any], None]] = {
     "alert_attached": _alert_attached,
     "alert_resolved": _alert_resolved,
-    "declaration_decided": _nothing,
+    "declaration_decided": _declaration_decided,
     "declared": _declared,
     "role_assigned": _role_assigned,
     "sublead_named": _sublead_named,
@@ -383,6 +388,13 @@ def check(state: IncidentState, event: ev.Event) -> None:
     Flows call this before a side effect, so a refused decision never reaches PagerDuty or Jira.
     """
     _apply_in_place(copy.deepcopy(state), event)
+
+
+def check_all(state: IncidentState, events: Iterable[ev.Event]) -> None:
+    """:func:`check` of ``events`` recorded one after the other (one copy of the state, not one each)."""
+    scratch = copy.deepcopy(state)
+    for event in events:
+        _apply_in_place(scratch, event)
 
 
 def _apply_in_place(state: IncidentState, event: ev.Event) -> None:

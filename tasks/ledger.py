@@ -11,7 +11,7 @@ from prefect import task
 
 from incident.errors import LedgerConflictError
 from incident.events import Event, Recorded
-from incident.state import IncidentState, check, fold
+from incident.state import IncidentState, check, check_all, fold
 from incident.work import Work
 from integrations.ledger import Ledger
 from tasks.runtime import current_runtime
@@ -84,6 +84,23 @@ def write(event: Event, calls_for: Sequence[Work] = ()) -> tuple[Recorded, bool]
             continue
     raise LedgerConflictError(
         f"{event.incident_id}: could not record {event.kind} after {CONFLICT_RETRIES} conflicting writes"
+    )
+
+
+def write_many(batch: Sequence[Event]) -> list[tuple[Recorded, bool]]:
+    """:func:`write` of several events of one incident, checked by the core and stored in one go."""
+    if not batch:
+        return []
+    ledger = current_runtime().ledger
+    for _ in range(CONFLICT_RETRIES):
+        state = load_state(batch[0].incident_id)
+        check_all(state, batch)
+        try:
+            return ledger.write_many(batch, state.version)
+        except LedgerConflictError:
+            continue
+    raise LedgerConflictError(
+        f"{batch[0].incident_id}: could not record {len(batch)} events after {CONFLICT_RETRIES} conflicting writes"
     )
 
 

@@ -217,6 +217,42 @@ class Ledger:
             raise LedgerConflictError(_conflict(event.incident_id, expected_seq, current)) from lost_race
         raise LedgerError(self._describe(f"appending to {event.incident_id}", lost_race)) from lost_race
 
+    def write_many(self, batch: Sequence[Event], expected_seq: int) -> list[tuple[Recorded, bool]]:
+        """:meth:`write` of several events of one incident in one transaction, in order (a large
+        alert group): those whose key is stored already are returned as stored, with False."""
+        if not batch:
+            return []
+        incident_id = batch[0].incident_id
+        if any(e.incident_id != incident_id for e in batch):
+            raise LedgerError("write_many takes the events of one incident")
+        rebuilt = [_rebuild(e) for e in batch]
+        keys = [e.idempotency_key for e in rebuilt]
+        try:
+            with self._one_writer, self._engine.begin() as conn:
+                stored = {r.event.idempotency_key: r for r in (
+                    _recorded(row) for row in conn.execute(select(events).where(events.c.idempotency_key.in_(keys))))}
+                current = _last_seq(conn, incident_id)
+                if current != expected_seq:
+                    raise LedgerConflictError(_conflict(incident_id, expected_seq, current))
+                now = _utc(self._clock(), "the clock's time")
+                results: list[tuple[Recorded, bool]] = []
+                seq = expected_seq
+                for event in rebuilt:
+                    if event.idempotency_key in stored:
+                        results.append((_same_intent(stored[event.idempotency_key], event), False))
+                        continue
+                    seq += 1
+                    recorded = Recorded(event_id=str(uuid.uuid4()), seq=seq, recorded_at=now, event=event)
+                    stored[event.idempotency_key] = recorded
+                    conn.execute(_INSERT_EVENT, _event_values(recorded))
+                    _project(conn, recorded)
+                    results.append((recorded, True))
+            return results
+        except IntegrityError as exc:  # another writer got in between: the caller re-reads and retries
+            raise LedgerConflictError(f"incident {incident_id} moved on while writing {len(batch)} events") from exc
+        except SQLAlchemyError as exc:
+            raise LedgerError(self._describe(f"appending {len(batch)} events to {incident_id}", exc)) from exc
+
     def last_seq(self, incident_id: str) -> int:
         """The incident's last seq, 0 when it has no events."""
         with self._read(f"reading the last seq of {incident_id}") as conn:
