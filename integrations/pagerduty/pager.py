@@ -12,11 +12,24 @@ Both vendor clients have their own retries switched off (see
 become :class:`~incident.errors.IntegrationError` naming ``PagerDuty`` and the call; messages are
 built here from the status and PagerDuty's error body, never from the client's own messages (its
 401 message carries the end of the API token), and known secrets are scrubbed from them.
+
+There is always a page. Before a trigger leaves, every string in it is made valid UTF-8 (a lone
+surrogate becomes U+FFFD) and PagerDuty's Events v2 limits are kept: ``payload.summary`` at most
+1,024 characters (cut with a trailing "…"), ``dedup_key`` at most 255 (a longer one keeps its start
+and a hash of the whole, the same for every call on it), ``source``/``component``/``group``/``class``
+at most 255, and the whole event within 512 KB (``custom_details`` is shortened, then reduced to its
+short entries, and a ``warroom_note`` detail says so). If PagerDuty still refuses the trigger with 400
+(an invalid event), one minimal trigger goes out: the summary cut to 255 characters and
+``custom_details`` reduced to the identifying fields. Only if that is refused too does ``page`` fail.
+The full text stays in warroom's ledger, kept by the caller.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
+import math
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -26,6 +39,7 @@ import httpx2
 import pagerduty
 
 from incident.errors import IntegrationError
+from incident.events import bounded_key
 from incident.ports import LogEntry, OnCall, PageReceipt, PageSeverity
 from integrations.pagerduty.credentials import PagerDutyCredentials
 from integrations.retry import (
@@ -43,6 +57,20 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 OPEN_STATUSES = ("triggered", "acknowledged")
 
 T = TypeVar("T")
+
+log = logging.getLogger("warroom.pagerduty")
+
+# PagerDuty Events API v2 limits (the published OpenAPI document gives no maxLength; these are
+# PagerDuty's documented limits, and 255 for the short payload fields).
+SUMMARY_MAX = 1024
+DEDUP_KEY_MAX = 255
+FIELD_MAX = 255  # source, component, group, class
+EVENT_MAX_BYTES = 512 * 1024
+EVENT_BUDGET_BYTES = EVENT_MAX_BYTES - 4 * 1024  # headroom for the envelope the client adds
+DETAIL_VALUE_MAX = 1024  # a custom_details string, when the details must shrink
+REPAIRED_SUMMARY_MAX = 255
+IDENTIFYING_DETAILS = ("incident", "service", "severity")
+ELLIPSIS = "…"
 
 
 class _NotYet(Exception):
@@ -106,20 +134,46 @@ class PagerDutyPager:
     def page(
         self, dedup_key: str, summary: str, severity: PageSeverity, source: str, details: dict[str, str]
     ) -> PageReceipt:
-        returned = self._call(
-            "page",
-            lambda: self._events.trigger(
-                summary, source, dedup_key=dedup_key, severity=severity, custom_details=dict(details)
-            ),
-        )
+        event = trigger_event(dedup_key, summary, severity, source, details)
+        try:
+            returned = self._trigger("page", event)
+        except IntegrationError as refused:
+            if refused.status != 400:
+                raise
+            # PagerDuty found the event invalid: send the smallest trigger that still pages.
+            repaired = minimal_trigger(event, refused.detail)
+            log.warning(
+                "PagerDuty refused the trigger for %s (%s); sending a repaired trigger",
+                repaired["dedup_key"],
+                refused.detail,
+            )
+            returned = self._trigger("page", repaired)
         # trigger() returns the dedup key only after a 2xx answer whose status is "success".
         return PageReceipt(dedup_key=str(returned), status="success")
 
+    def _trigger(self, call: str, event: dict[str, Any]) -> str:
+        extra = dict(event["payload"])
+        summary, source, severity = extra.pop("summary"), extra.pop("source"), extra.pop("severity")
+        details = extra.pop("custom_details", {})
+        return self._call(
+            call,
+            lambda: self._events.trigger(
+                summary,
+                source,
+                dedup_key=event["dedup_key"],
+                severity=severity,
+                payload=dict(extra) or None,
+                custom_details=dict(details),
+            ),
+        )
+
     def acknowledge(self, dedup_key: str) -> None:
-        self._call("acknowledge", lambda: self._events.acknowledge(dedup_key))
+        key = vendor_dedup_key(dedup_key)
+        self._call("acknowledge", lambda: self._events.acknowledge(key))
 
     def resolve(self, dedup_key: str) -> None:
-        self._call("resolve", lambda: self._events.resolve(dedup_key))
+        key = vendor_dedup_key(dedup_key)
+        self._call("resolve", lambda: self._events.resolve(key))
 
     def add_responders(self, dedup_key: str, responder_emails: Sequence[str], message: str) -> None:
         call = "add_responders"
@@ -220,6 +274,7 @@ class PagerDutyPager:
     # lookups ------------------------------------------------------------------------------------
     def _incident(self, call: str, dedup_key: str) -> dict[str, Any]:
         """The incident for ``dedup_key``: the open one, else the latest; retried while not visible."""
+        dedup_key = vendor_dedup_key(dedup_key)
 
         def find() -> dict[str, Any]:
             found = list(
@@ -302,3 +357,127 @@ def _describe_transport(exc: httpx2.TransportError) -> str:
 
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# the trigger, within PagerDuty's limits ---------------------------------------------------------
+
+
+def valid_text(value: str) -> str:
+    """``value`` as valid Unicode: a lone surrogate becomes U+FFFD (a surrogate pair, one character)."""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def clean(value: Any) -> Any:
+    """``value`` with every string (keys too, at any depth) valid UTF-8 and no NaN/Infinity (not JSON)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_text(str(k)): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return valid_text(str(value))
+
+
+def cut(value: str, limit: int) -> str:
+    """``value`` in at most ``limit`` characters, ending in "…" when it was cut."""
+    return value if len(value) <= limit else value[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def vendor_dedup_key(dedup_key: str) -> str:
+    """The dedup key PagerDuty is sent: ``dedup_key`` if it fits, else its start and a hash."""
+    return bounded_key(valid_text(dedup_key), DEDUP_KEY_MAX)
+
+
+def event_size(event: dict[str, Any]) -> int:
+    """Bytes of ``event`` as the client sends it (compact JSON in UTF-8)."""
+    return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str):
+        return cut(value, DETAIL_VALUE_MAX)
+    if isinstance(value, dict):
+        return {cut(k, DETAIL_VALUE_MAX): _shorten(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten(v) for v in value]
+    return value
+
+
+def trigger_event(
+    dedup_key: str, summary: str, severity: str, source: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    """The trigger event (without routing key) for a page, valid UTF-8 and within PagerDuty's limits."""
+    payload: dict[str, Any] = {
+        "summary": cut(valid_text(summary), SUMMARY_MAX),
+        "source": cut(valid_text(source), FIELD_MAX),
+        "severity": severity,
+    }
+    event: dict[str, Any] = {"dedup_key": vendor_dedup_key(dedup_key), "payload": payload}
+    fit_details(event, clean(dict(details)))
+    return event
+
+
+def fit_details(event: dict[str, Any], details: dict[str, Any]) -> None:
+    """Put ``details`` in ``event["payload"]["custom_details"]``, shortened so the event fits 512 KB."""
+    payload = event["payload"]
+    for name in ("component", "group", "class"):
+        if isinstance(payload.get(name), str):
+            payload[name] = cut(valid_text(payload[name]), FIELD_MAX)
+    payload["custom_details"] = details
+    # routing_key and event_action are added by the client: a margin covers them.
+    if event_size(event) <= EVENT_BUDGET_BYTES:
+        return
+    full = event_size({"custom_details": details})
+    payload["custom_details"] = {
+        **_shorten(details),
+        "warroom_note": (
+            f"custom_details ({full} bytes) shortened to fit PagerDuty's 512 KB event limit "
+            f"(each text cut to {DETAIL_VALUE_MAX} characters); the full text is in warroom's ledger"
+        ),
+    }
+    if event_size(event) <= EVENT_BUDGET_BYTES:
+        return
+    note = (
+        f"custom_details ({full} bytes) dropped to fit PagerDuty's 512 KB event limit; "
+        "only short entries are kept; the full text is in warroom's ledger"
+    )
+    kept: dict[str, Any] = {"warroom_note": note}
+    payload["custom_details"] = kept
+    used = event_size(event)
+    for key, value in details.items():
+        if not isinstance(value, str | int | float | bool) or len(str(key)) > FIELD_MAX:
+            continue
+        if isinstance(value, str) and len(value) > FIELD_MAX:
+            continue
+        extra = event_size({key: value})
+        if used + extra > EVENT_BUDGET_BYTES:
+            break
+        kept[key] = value
+        used += extra
+
+
+def minimal_trigger(event: dict[str, Any], refusal: str) -> dict[str, Any]:
+    """The smallest trigger that still pages for ``event``: summary cut hard, identifying details only."""
+    payload = event["payload"]
+    details = payload.get("custom_details") or {}
+    identifying = {
+        k: cut(str(details[k]), FIELD_MAX) for k in IDENTIFYING_DETAILS if k in details and details[k] is not None
+    }
+    identifying["warroom_note"] = cut(
+        f"PagerDuty refused the full trigger ({refusal}); this is a repaired page, "
+        "the full text is in warroom's ledger",
+        DETAIL_VALUE_MAX,
+    )
+    return {
+        "dedup_key": event["dedup_key"],
+        "payload": {
+            "summary": cut(payload["summary"], REPAIRED_SUMMARY_MAX),
+            "source": cut(payload["source"], FIELD_MAX),
+            "severity": payload["severity"],
+            "custom_details": identifying,
+        },
+    }

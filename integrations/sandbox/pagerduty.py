@@ -9,6 +9,8 @@ OpenAPI documents in the contract tests):
   to level 1 of the service's escalation policy. ``acknowledge``/``resolve`` move the status. Events
   need a known 32-character ``routing_key``, a trigger needs ``payload.summary``, ``.source`` and
   ``.severity``; otherwise ``400 {"status": "invalid event", "message": ..., "errors": [...]}``.
+  PagerDuty's limits are kept the same way (400): ``payload.summary`` at most 1,024 characters,
+  ``dedup_key`` at most 255, the whole event at most 512 KB (the Events API documents no 413).
   ``POST /v2/change/enqueue`` accepts change events.
 - REST: ``Authorization: Token token=<api_token>`` or ``401 {"error": {"message", "code": 2006}}``.
   Writes that PagerDuty documents with a ``From`` header (PUT incident, notes, status updates) need a
@@ -43,6 +45,9 @@ SEVERITIES = ("critical", "error", "warning", "info")
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 DEFAULT_PAGE_SIZE = 25
 PAGE_SIZE_LIMIT = 100
+SUMMARY_MAX = 1024
+DEDUP_KEY_MAX = 255
+EVENT_MAX_BYTES = 512 * 1024
 HTML_BASE = "https://sandbox.pagerduty.invalid"
 
 
@@ -291,8 +296,8 @@ class PagerDutySandboxState:
         dedup_key = event.get("dedup_key")
         if dedup_key is not None and (not isinstance(dedup_key, str) or not dedup_key.strip()):
             raise EventError(["'dedup_key' must be a non-blank string"])
-        if dedup_key is not None and len(dedup_key) > 255:
-            raise EventError(["'dedup_key' must be at most 255 characters"])
+        if dedup_key is not None and len(dedup_key) > DEDUP_KEY_MAX:
+            raise EventError([f"'dedup_key' must be at most {DEDUP_KEY_MAX} characters"])
         if action != "trigger" and dedup_key is None:
             raise EventError([f"'dedup_key' is required for {action} events"])
         with self.lock:
@@ -599,8 +604,8 @@ def _trigger_payload(payload: Any) -> dict[str, Any]:
         errors.append("'payload.severity' is missing or blank")
     elif severity not in SEVERITIES:
         errors.append("'payload.severity' must be one of critical, error, warning, info")
-    if isinstance(payload.get("summary"), str) and len(payload["summary"]) > 1024:
-        errors.append("'payload.summary' must be at most 1024 characters")
+    if isinstance(payload.get("summary"), str) and len(payload["summary"]) > SUMMARY_MAX:
+        errors.append(f"'payload.summary' is too long (at most {SUMMARY_MAX} characters)")
     if "custom_details" in payload and not isinstance(payload["custom_details"], dict | str | type(None)):
         errors.append("'payload.custom_details' must be an object")
     if errors:
@@ -900,6 +905,8 @@ def create_pagerduty_app(
     # Events API v2 ------------------------------------------------------------------------------
     async def event_body(request: Request) -> Any:
         raw = await request.body()
+        if len(raw) > EVENT_MAX_BYTES:
+            raise EventError([f"Event object is too large ({len(raw)} bytes; at most 512 KB)"])
         try:
             return json.loads(raw)
         except ValueError as exc:
