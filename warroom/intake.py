@@ -2,7 +2,10 @@
 
 Every authenticated body goes to the ledger's inbox before anything else is done with it; a body
 that cannot be read is kept there, marked rejected with the reason. A request that fails
-authentication gets 401, is counted and logged, and its body is not stored.
+authentication gets 401, is counted and logged, and its body is not stored. A body that does not
+arrive whole within ``body_timeout`` seconds gets 408; a sender that disconnects mid-body is logged
+once, and nothing is stored. A PagerDuty webhook is news of a page warroom sent
+(``flows.pagerduty_events``): recorded on that incident, never a new one.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from flows.intake import Outcome, receive_alert, watch_ended
+from flows.pagerduty_events import receive_pagerduty_event
 from incident.errors import AlertRejectedError, WarroomError
 from integrations.alerts.auth import (
     AuthError,
@@ -27,13 +32,20 @@ from integrations.alerts.auth import (
     check_pagerduty_signature,
     redact_headers,
 )
-from integrations.alerts.parse import SOURCES, MalformedBody, UnsupportedMediaType, parse
+from integrations.alerts.parse import (
+    SOURCES,
+    MalformedBody,
+    UnsupportedMediaType,
+    parse,
+    parse_pagerduty_event,
+)
 from tasks.runs import start_run
 from tasks.runtime import Runtime
 from tasks.work import Dispatcher, describe_failure
 from warroom.settings import Settings
 
 MAX_BODY = 512 * 1024
+BODY_TIMEOUT = 10.0  # seconds for a whole body to arrive
 log = logging.getLogger("warroom.intake")
 
 
@@ -47,7 +59,8 @@ def make_dispatcher(runtime: Runtime) -> Dispatcher:
 
 
 def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],
-                      dispatcher: Dispatcher | None = None, dispatch_loop: bool = True) -> FastAPI:
+                      dispatcher: Dispatcher | None = None, dispatch_loop: bool = True,
+                      body_timeout: float = BODY_TIMEOUT) -> FastAPI:
     """The caller installs ``runtime`` (``use_runtime``) for the life of the app: the flows it calls
     read it from there. While the app is served, ``dispatcher`` (one of its own by default) carries
     out pending work in a loop, unless ``dispatch_loop`` is False (tests that drive it by hand)."""
@@ -76,6 +89,24 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         else:
             check_bearer(headers, settings.listed(settings.intake_tokens))
 
+    def answer_pagerduty(inbox_id: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """A PagerDuty webhook is news of a page warroom sent: recorded on its incident, never a new one."""
+        try:
+            event = parse_pagerduty_event(body, headers.get("content-type"))  # parse() accepted it already
+            outcome = receive_pagerduty_event(event)
+        except WarroomError as failed:  # kept in the inbox as received: PagerDuty retries
+            counts["failed:pagerduty"] += 1
+            runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
+            log.error("could not process inbox row %s: %s", inbox_id, failed)
+            return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
+        counts["accepted:pagerduty"] += 1
+        runtime.ledger.mark_inbox(
+            inbox_id, "duplicate" if outcome.action == "duplicate" else "accepted",
+            reason=f"{outcome.action}: {outcome.reason}", incident_id=outcome.incident_id, fingerprint=event.incident,
+        )
+        return 202, {"inbox": inbox_id, "event": event.event_id, "event_type": event.event_type,
+                     "incident": outcome.incident_id, "action": outcome.action, "reason": outcome.reason}
+
     def handle(source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         try:
             authenticate(source, headers, body)
@@ -92,6 +123,8 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             status = 415 if isinstance(rejected, UnsupportedMediaType) else 400 if isinstance(
                 rejected, MalformedBody) else 422
             return status, {"error": rejected.reason, "field": rejected.field, "inbox": inbox_id}
+        if source == "pagerduty":  # news of a page warroom sent, not an alert: never a new incident
+            return answer_pagerduty(inbox_id, headers, body)
         try:
             outcomes = [
                 receive_alert(a, f"inbox-{inbox_id}-{i}", parsed.group_key, dispatcher.drive)
@@ -121,11 +154,24 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         if source not in SOURCES:
             return JSONResponse({"error": f"unknown source {source!r}; use one of {', '.join(SOURCES)}"}, 404)
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                counts[f"too_large:{source}"] += 1
-                return JSONResponse({"error": f"the body is over the {MAX_BODY // 1024} KB limit"}, 413)
+        try:
+            with anyio.fail_after(body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        counts[f"too_large:{source}"] += 1
+                        return JSONResponse({"error": f"the body is over the {MAX_BODY // 1024} KB limit"}, 413)
+        except TimeoutError:
+            counts[f"body_timeout:{source}"] += 1
+            log.warning("a %s webhook's body did not arrive within %g s (%d bytes came): answered 408",
+                        source, body_timeout, len(body))
+            return JSONResponse({"error": f"the body did not arrive within {body_timeout:g} s "
+                                 f"({len(body)} bytes came): send it again, whole"}, 408)
+        except ClientDisconnect:
+            counts[f"disconnected:{source}"] += 1
+            log.warning("a %s webhook's sender disconnected after %d bytes of the body: nothing stored",
+                        source, len(body))
+            return JSONResponse({"error": "the sender disconnected before the body was complete"}, 400)
         headers = {k.lower(): v for k, v in request.headers.items()}
         status, payload = await anyio.to_thread.run_sync(handle, source, headers, bytes(body))
         return JSONResponse(payload, status)

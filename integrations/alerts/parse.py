@@ -59,6 +59,11 @@ Any other event (``service.updated``, ``pagey.ping``, and ``incident.*`` events 
 the incident, such as ``incident.annotated`` with a note) gives ``Parsed(alerts=[])`` with a note
 saying what was ignored: such an event must not look like a firing alert.
 
+The intake does not open incidents from PagerDuty: PagerDuty's incidents are the pages warroom sent.
+``parse_pagerduty_event(body, content_type)`` reads a webhook as a :class:`PagerDutyEvent` (its id,
+type, time, agent, PagerDuty's incident id and the incident's ``incident_key``, which is the dedup key
+warroom paged with), so the event can be recorded on the warroom incident it is about.
+
 ``generic``: warroom's own shape, for scripts and tools without a webhook of their own. One alert::
 
     {
@@ -96,12 +101,15 @@ from incident.models import Alert, AlertStatus, fingerprint_of_labels
 SOURCES = ("alertmanager", "grafana", "pagerduty", "generic")
 
 __all__ = [
+    "PAGERDUTY_INCIDENT_EVENTS",
     "SOURCES",
     "MalformedBody",
+    "PagerDutyEvent",
     "Parsed",
     "SchemaMismatch",
     "UnsupportedMediaType",
     "parse",
+    "parse_pagerduty_event",
 ]
 
 
@@ -462,6 +470,70 @@ def _parse_pagerduty(document: Any) -> Parsed:
         links=_links(incident.html_url),
     )
     return Parsed(alerts=[alert], group_key=None)
+
+
+#: PagerDuty V3's incident event types (https://developer.pagerduty.com/docs/webhooks/v3-overview/).
+PAGERDUTY_INCIDENT_EVENTS = frozenset({
+    "incident.acknowledged",
+    "incident.annotated",
+    "incident.conference_bridge.updated",
+    "incident.custom_field_values.updated",
+    "incident.delegated",
+    "incident.escalated",
+    "incident.incident_type.changed",
+    "incident.priority_updated",
+    "incident.reassigned",
+    "incident.reopened",
+    "incident.resolved",
+    "incident.responder.added",
+    "incident.responder.replied",
+    "incident.service_updated",
+    "incident.status_update_published",
+    "incident.triggered",
+    "incident.unacknowledged",
+    "incident.workflow.completed",
+    "incident.workflow.started",
+})
+
+
+@dataclass(frozen=True)
+class PagerDutyEvent:
+    """One PagerDuty V3 webhook event, for recording on the incident warroom paged."""
+
+    event_id: str | None  # PagerDuty's event id: the same on a redelivery
+    event_type: str  # e.g. incident.acknowledged
+    occurred_at: datetime | None  # when it happened at PagerDuty
+    agent: str | None  # who did it (the agent's summary), when given
+    incident: str | None  # PagerDuty's incident id: data.id, or data.incident.id (a note, a responder)
+    incident_key: str | None  # the incident's dedup key: warroom's incident id when warroom paged it
+
+    @property
+    def known(self) -> bool:
+        """An incident event type PagerDuty documents (``pagey.ping``, ``service.*`` are not)."""
+        return self.event_type in PAGERDUTY_INCIDENT_EVENTS
+
+
+def parse_pagerduty_event(body: bytes, content_type: str | None) -> PagerDutyEvent:
+    """Read a PagerDuty V3 webhook body; raises what :func:`parse` raises for the same body, and
+    nothing for a body that :func:`parse` accepts."""
+    _check_content_type(content_type)
+    event = _validate(_PDBody, _decode(body)).event
+    incident_id: str | None = None
+    incident_key: str | None = None
+    if event.data.get("type", "incident") == "incident":
+        if (event.resource_type or event.event_type.partition(".")[0]) == "incident":
+            incident = _validate(_PDIncident, event.data, prefix="event.data")
+            incident_id, incident_key = incident.id, _first(incident.incident_key)
+    elif isinstance(reference := event.data.get("incident"), dict) and isinstance(reference.get("id"), str):
+        incident_id = _first(reference["id"])  # a note, a responder, ...: leniently, as parse() skips it
+    return PagerDutyEvent(
+        event_id=_first(event.id),
+        event_type=event.event_type,
+        occurred_at=event.occurred_at,
+        agent=_first(event.agent.summary) if event.agent else None,
+        incident=incident_id,
+        incident_key=incident_key,
+    )
 
 
 # --- generic ------------------------------------------------------------------------------------

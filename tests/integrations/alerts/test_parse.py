@@ -21,10 +21,12 @@ from incident.models import fingerprint_of_labels
 from integrations.alerts.parse import (
     SOURCES,
     MalformedBody,
+    PagerDutyEvent,
     Parsed,
     SchemaMismatch,
     UnsupportedMediaType,
     parse,
+    parse_pagerduty_event,
 )
 from tests.helpers import shared_dir
 
@@ -426,6 +428,57 @@ def test_pagerduty_incident_without_id_or_event_is_refused_with_the_path() -> No
     assert rejected("pagerduty", body).field == "event.data.id"
     assert rejected("pagerduty", {"incident": {}}).field == "event"
     assert rejected("pagerduty", {"event": {"event_type": "incident.triggered", "data": []}}).field == ("event.data")
+
+
+def test_pagerduty_event_from_the_docs_names_the_incident_and_its_dedup_key() -> None:
+    event = parse_pagerduty_event(payload("pd_v3_docs_incident_priority_updated.json"), JSON)
+    assert event == PagerDutyEvent(
+        event_id="5ac64822-4adc-4fda-ade0-410becf0de4f",
+        event_type="incident.priority_updated",
+        occurred_at=utc(2020, 10, 2, 18, 45, 22, 169000),
+        agent="Tenex Engineer",
+        incident="PGR0VU2",
+        incident_key="d3640fbd41094207a1c11e58e46b1662",
+    )
+    assert event.known
+
+
+def test_pagerduty_event_signed_body_has_no_incident_key() -> None:
+    event = parse_pagerduty_event(payload("pd_v3_signed_incident_priority_updated.json"), JSON)
+    assert (event.event_id, event.incident, event.incident_key) == ("01BWDWL3NYY7LUFPZCC28QUCMK", "PGR0VU2", None)
+
+
+def test_pagerduty_event_a_note_names_only_the_incident_it_is_on() -> None:
+    body = pd_event("incident.annotated", type="incident_note", content="looked at it",
+                    incident={"id": "PABC123", "type": "incident_reference"})
+    event = parse_pagerduty_event(json.dumps(body).encode(), JSON)
+    assert (event.event_type, event.incident, event.incident_key, event.known) == (
+        "incident.annotated", "PABC123", None, True)
+    assert event.occurred_at == utc(2024, 5, 1, 10, 30)
+
+
+@pytest.mark.parametrize(
+    ("body", "event_type"),
+    [
+        (payload("pd_v3_docs_service_updated.json"), "service.updated"),
+        (json.dumps({"event": {"event_type": "pagey.ping", "resource_type": "pagey", "data": {}}}).encode(),
+         "pagey.ping"),
+        (json.dumps(pd_event("incident.foo", incident_key="INC-1")).encode(), "incident.foo"),
+    ],
+)
+def test_pagerduty_event_types_pagerduty_does_not_document_are_not_known(body: bytes, event_type: str) -> None:
+    event = parse_pagerduty_event(body, JSON)
+    assert event.event_type == event_type and not event.known
+
+
+def test_pagerduty_event_refuses_what_parse_refuses() -> None:
+    body = pd_event("incident.acknowledged")
+    del body["event"]["data"]["id"]
+    with pytest.raises(SchemaMismatch) as caught:
+        parse_pagerduty_event(json.dumps(body).encode(), JSON)
+    assert caught.value.field == "event.data.id"
+    with pytest.raises(UnsupportedMediaType):
+        parse_pagerduty_event(b"{}", "text/plain")
 
 
 # --- generic --------------------------------------------------------------------------------------
