@@ -8,7 +8,7 @@ that may lapse (a handoff offer) returns ``None`` on timeout instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -20,13 +20,14 @@ from prefect.states import Running
 
 from flows.forms import checkpoint_form, prefilled, status_update_form
 from incident import events as ev
+from incident import work
 from incident.cadence import due
 from incident.errors import IllegalTransitionError
 from incident.events import Recorded
 from incident.models import Phase, Role
 from incident.state import IncidentState, check
 from tasks.document import document
-from tasks.ledger import envelope, load_state, record_event
+from tasks.ledger import done, envelope, load_state, record_event
 from tasks.paging import post_status_update, request_responders
 from tasks.runtime import current_runtime
 
@@ -62,7 +63,7 @@ def ask(
     status update is asked of the communications lead first.
     """
     rt = current_runtime()
-    round_ = 0
+    round_ = escalations_so_far(key)  # a rerun (a restart) goes on from the rounds already recorded
     while True:
         if cadence:
             status_update_if_due(incident_id)
@@ -73,10 +74,13 @@ def ask(
         if problem:
             lines = [f"> **Not recorded:** {problem}. Please answer again.", "", *lines]
         lines += ["", "---", "", document(state)]
+        reason = f"no answer from the {audience or role.label} ({who}) within {timeout}"
+        due_at = rt.clock() + timeout if may_lapse else form_timer(incident_id, key, round_, timeout, reason)
+        left = (due_at - rt.clock()).total_seconds()
         try:
-            return pause_flow_run(
+            answer = pause_flow_run(
                 wait_for_input=prefilled(form, "\n".join(lines), **prefill),
-                timeout=max(1, int(timeout.total_seconds())),
+                timeout=max(1, int(left)),
                 poll_interval=rt.form_poll_seconds,
             )
         except FlowPauseTimeout:
@@ -84,12 +88,43 @@ def ask(
             if may_lapse:
                 return None
             round_ += 1
-            escalate(
-                incident_id,
-                f"{key}:escalation:{round_}",
-                round_,
-                f"no answer from the {audience or role.label} ({who}) within {timeout}",
-            )
+            escalate(incident_id, f"{key}:escalation:{round_}", round_, reason)
+            continue
+        if not may_lapse:
+            rt.ledger.settle_work(f"{key}:timeout:{round_}", "answered", rt.clock())
+        return answer
+
+
+def escalations_so_far(key: str) -> int:
+    round_ = 0
+    while done(f"{key}:escalation:{round_ + 1}"):
+        round_ += 1
+    return round_
+
+
+def form_timer(incident_id: str, key: str, round_: int, timeout: timedelta, reason: str) -> datetime:
+    """When the form's timeout passes: kept in the ledger as due work, so that it fires even when the
+    process waiting on the form is gone (a stopped ``warroom up``), and a rerun waits only what is left."""
+    rt = current_runtime()
+    timer = work.form_timeout(incident_id, key, round_, rt.clock() + timeout, reason)
+    stored = rt.ledger.work_by_key(timer.key)
+    if stored is None:
+        rt.ledger.add_work([timer])
+        return timer.due_at
+    if stored.status == "done" and stored.outcome == "answered":  # asked again after a refused answer
+        rt.ledger.rearm_work(timer.key, timer.due_at)
+        return timer.due_at
+    return stored.due_at
+
+
+def timed_out(incident_id: str, question: str, round_: int, reason: str) -> str:
+    """A form's timeout, carried out by the dispatcher: escalate once (the waiting flow, if it is
+    alive, escalates under the same key, so only one of the two pages)."""
+    state = load_state(incident_id)
+    if not state.phase.is_open:
+        return f"{incident_id} is {state.phase.value}: no escalation"
+    escalate(incident_id, f"{question}:escalation:{round_ + 1}", round_ + 1, reason, in_flow=False)
+    return f"escalated ({reason})"
 
 
 def status_update_if_due(incident_id: str) -> None:
@@ -165,10 +200,11 @@ def running_again() -> None:
         client.set_flow_run_state(context.flow_run.id, Running(), force=True)
 
 
-def escalate(incident_id: str, key: str, round_: int, reason: str) -> None:
+def escalate(incident_id: str, key: str, round_: int, reason: str, in_flow: bool = True) -> None:
     policy = current_runtime().config.policy.escalation
     if round_ <= policy.max_rounds:
-        request_responders(incident_id, key, list(policy.extra_responders), reason)
+        page_more = request_responders if in_flow else request_responders.fn
+        page_more(incident_id, key, list(policy.extra_responders), reason)
     else:
         record_event(ev.Escalated(**envelope(incident_id, key), reason=f"{reason} (no one more to page)"))
 

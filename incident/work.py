@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident.events import MAX_KEY, bounded_key
 
-WorkKind = Literal["page", "start_run", "watch"]
+WorkKind = Literal["page", "start_run", "watch", "form_timeout"]
 
 # bounded backoff: 1 s, 2 s, 4 s ... never more than a minute between tries; work is never dropped
 FIRST_RETRY = timedelta(seconds=1)
@@ -71,3 +71,10 @@ def watch(incident_id: str, fingerprint: str, until: datetime) -> Work:
     """The end of the policy's hour: check then whether the alert still fires."""
     return Work(key=f"{incident_id}:watch", incident_id=incident_id, kind="watch", due_at=until,
                 params={"fingerprint": fingerprint})
+
+
+def form_timeout(incident_id: str, key: str, round_: int, due_at: datetime, reason: str) -> Work:
+    """A form's timeout: if nobody has answered by ``due_at``, escalate (round ``round_``), even if
+    the process that asked is gone."""
+    return Work(key=f"{key}:timeout:{round_}", incident_id=incident_id, kind="form_timeout", due_at=due_at,
+                params={"question": key, "round": round_, "reason": reason})

@@ -38,14 +38,15 @@ def describe_failure(exc: BaseException) -> str:
 
 class Dispatcher:
     """Carries out the ledger's pending work. ``start_run`` starts a deployment run (Prefect);
-    ``watch`` checks a watched alert at the end of its hour; both are passed in by the entry point,
-    so that this module does not import the flows."""
+    ``watch`` checks a watched alert at the end of its hour; ``timed_out`` escalates a form nobody
+    answered in time. They are passed in by the entry point, so that this module imports no flows."""
 
     def __init__(self, runtime: Runtime, start_run: Callable[[str, dict[str, object], str], str],
-                 watch: Callable[[str, str], str]) -> None:
+                 watch: Callable[[str, str], str], timed_out: Callable[[str, str, int, str], str]) -> None:
         self.runtime = runtime
         self._start_run = start_run
         self._watch = watch
+        self._timed_out = timed_out
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,6 +67,9 @@ class Dispatcher:
         if row.kind == "watch":
             with use_runtime(self.runtime):
                 return f"watch ended: {self._watch(row.incident_id, str(p['fingerprint']))}"
+        if row.kind == "form_timeout":
+            with use_runtime(self.runtime):
+                return self._timed_out(row.incident_id, str(p["question"]), int(p["round"]), str(p["reason"]))
         raise WarroomError(f"work {row.key!r} is of an unknown kind {row.kind!r}: upgrade warroom")
 
     def _run(self, rows: list[WorkRow]) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -19,7 +21,16 @@ from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
 from warroom.demo import run_demo
 from warroom.intake import create_intake_app
-from warroom.runner import Background, serve_deployments, wait_for_interrupt
+from warroom.recovery import carry_on
+from warroom.runner import (
+    Background,
+    deployments,
+    descendants,
+    flow_run_processes,
+    serve_in_background,
+    stop_processes,
+    wait_for_interrupt,
+)
 from warroom.settings import Settings
 from warroom.stack import local_stack
 
@@ -97,23 +108,37 @@ def up(
     jira_port: Annotated[int, typer.Option(help="Port of the Jira sandbox.")] = 8442,
 ) -> None:
     """Run the local stack in the foreground: Prefect (unless PREFECT_API_URL is set), the sandboxes,
-    and a runner serving the lifecycle and handoff deployments. Ctrl-C stops everything."""
+    the intake and its dispatcher, and a runner serving the lifecycle and handoff deployments.
+    Ctrl-C or SIGTERM stops everything; started again, every open incident carries on."""
     settings = _settings()
     config = load_config(settings.config_dir)
-    with local_stack(settings, os.environ, config, pagerduty_port, jira_port) as stack:
-        os.environ.update(stack.env)  # the runner's flow runs build their runtime from these
-        typer.echo(f"Prefect UI: {stack.ui_url}")
-        typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
-        typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
-        intake = Background(create_intake_app(stack.runtime, settings, utc_now), settings.intake_host,
-                            settings.intake_port)
-        typer.echo(f"intake: {intake.url}/v1/alerts/{{alertmanager,grafana,pagerduty,generic}}")
-        typer.echo("declare with `warroom declare SERVICE TITLE`; Ctrl-C stops everything.")
-        try:
-            with use_runtime(stack.runtime):
-                serve_deployments()
-        finally:
-            intake.stop()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        with local_stack(settings, os.environ, config, pagerduty_port, jira_port) as stack, use_runtime(stack.runtime):
+            os.environ.update(stack.env)  # the runner's flow runs build their runtime from these
+            for deployment in deployments():
+                deployment.apply()
+            crashed, carried = carry_on(stack.runtime)
+            intake = Background(create_intake_app(stack.runtime, settings, utc_now), settings.intake_host,
+                                settings.intake_port)
+            serve_in_background()
+            typer.echo(f"Prefect UI: {stack.ui_url}")
+            typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
+            typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
+            typer.echo(f"intake: {intake.url}/v1/alerts/{{alertmanager,grafana,pagerduty,generic}}")
+            if carried:
+                typer.echo(f"carrying on {carried} open incident(s) ({crashed} run(s) left by the last stop)")
+            typer.echo("declare with `warroom declare SERVICE TITLE`; Ctrl-C stops everything.")
+            try:
+                stop.wait()
+            finally:
+                typer.echo("stopping: the runs waiting on forms are carried on at the next `warroom up`")
+                intake.stop()
+                stop_processes(flow_run_processes(os.getpid()), grace_s=2.0)
+    finally:
+        stop_processes(descendants(os.getpid()), grace_s=2.0)
 
 
 @app.command()

@@ -22,7 +22,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from flows.intake import Outcome, receive_alert, watch_ended
+from flows.ask import timed_out
+from flows.intake import Outcome, receive_alerts, watch_ended
 from flows.pagerduty_events import receive_pagerduty_event
 from incident.errors import AlertRejectedError, WarroomError
 from integrations.alerts.auth import (
@@ -44,7 +45,8 @@ from tasks.runtime import Runtime
 from tasks.work import Dispatcher, describe_failure
 from warroom.settings import Settings
 
-MAX_BODY = 512 * 1024
+# Alertmanager with max_alerts: 0 sends a whole group in one body: 10,000 alerts are ~6 MB
+MAX_BODY = 32 * 1024 * 1024
 BODY_TIMEOUT = 10.0  # seconds for a whole body to arrive
 log = logging.getLogger("warroom.intake")
 
@@ -54,8 +56,9 @@ def start_deployment_run(deployment: str, parameters: dict[str, object], key: st
 
 
 def make_dispatcher(runtime: Runtime) -> Dispatcher:
-    """The dispatcher of this process: run starts go to Prefect, watch timers are checked here."""
-    return Dispatcher(runtime, start_deployment_run, watch_ended)
+    """The dispatcher of this process: run starts go to Prefect; watch timers and form timeouts are
+    carried out here."""
+    return Dispatcher(runtime, start_deployment_run, watch_ended, timed_out)
 
 
 def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],
@@ -126,10 +129,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         if source == "pagerduty":  # news of a page warroom sent, not an alert: never a new incident
             return answer_pagerduty(inbox_id, headers, body)
         try:
-            outcomes = [
-                receive_alert(a, f"inbox-{inbox_id}-{i}", parsed.group_key, dispatcher.drive)
-                for i, a in enumerate(parsed.alerts)
-            ]
+            outcomes = receive_alerts(parsed.alerts, f"inbox-{inbox_id}", parsed.group_key, dispatcher.drive)
         except Exception as exc:  # kept in the inbox as received, with the reason: the sender retries
             failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
             counts[f"failed:{source}"] += 1
@@ -160,7 +160,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
                     body += chunk
                     if len(body) > MAX_BODY:
                         counts[f"too_large:{source}"] += 1
-                        return JSONResponse({"error": f"the body is over the {MAX_BODY // 1024} KB limit"}, 413)
+                        return JSONResponse({"error": f"the body is over the {MAX_BODY // 2**20} MB limit"}, 413)
         except TimeoutError:
             counts[f"body_timeout:{source}"] += 1
             log.warning("a %s webhook's body did not arrive within %g s (%d bytes came): answered 408",

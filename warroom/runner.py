@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
+import time
+from pathlib import Path
 from typing import Any, cast
 
 import uvicorn
@@ -11,6 +15,8 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
 from warroom.deployments import handoff, lifecycle
+
+RUN_LIMIT = 20
 
 
 def deployments() -> list[RunnerDeployment]:
@@ -23,7 +29,64 @@ def deployments() -> list[RunnerDeployment]:
 
 def serve_deployments() -> None:
     """Serve the deployments until Ctrl-C."""
-    serve(*deployments(), limit=20)
+    serve(*deployments(), limit=RUN_LIMIT)
+
+
+def serve_in_background() -> threading.Thread:
+    """Serve the deployments from a daemon thread: the runner then leaves SIGTERM to this process
+    (from the main thread, it would cancel every waiting incident's run on the way out)."""
+    thread = threading.Thread(target=serve_deployments, name="warroom-runner", daemon=True)
+    thread.start()
+    return thread
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux: the parent links in /proc), children first."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def flow_run_processes(pid: int) -> list[int]:
+    """The flow runs' engine processes below ``pid`` (the runner starts one per run)."""
+    found = []
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            if b"prefect.engine" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+def stop_processes(pids: list[int], grace_s: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL whatever is left after ``grace_s``: no process is left behind."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        if alive:
+            threading.Event().wait(0.05)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class Background:

@@ -228,7 +228,7 @@ def test_two_dispatchers_on_one_postgresql_ledger_never_do_one_piece_of_work_twi
         ledgers[0].add_work([work.start_lifecycle(f"INC-{n}", f"INC-{n}:lifecycle", {}, now) for n in range(200)])
         runtimes = [Runtime(config=None, ledger=ledger, pager=None, tracker=None, clock=lambda: now,  # type: ignore[arg-type]
                             home=None, config_dir=None) for ledger in ledgers]  # type: ignore[arg-type]
-        dispatchers = [Dispatcher(rt, start, lambda i, f: "") for rt in runtimes]
+        dispatchers = [Dispatcher(rt, start, lambda i, f: "", lambda i, q, r, w: "") for rt in runtimes]
 
         def drain(dispatcher: Dispatcher) -> None:
             while dispatcher.run_due(limit=5):

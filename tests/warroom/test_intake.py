@@ -143,9 +143,24 @@ def test_a_body_that_cannot_be_read_is_refused_and_kept_with_its_reason(
     assert row.body == raw.decode() and row.reason and answer["error"] in row.reason
 
 
-def test_a_body_over_512_kb_gets_413(intake: Intake) -> None:
-    response = intake.post("generic", b"{" + b" " * (600 * 1024) + b"}")
-    assert response.status_code == 413 and "512 KB" in response.json()["error"]
+def test_a_body_over_32_mb_gets_413(intake: Intake) -> None:
+    response = intake.post("generic", b"{" + b" " * (33 * 2**20) + b"}")
+    assert response.status_code == 413 and "32 MB" in response.json()["error"]
+
+
+def test_a_group_of_10000_alerts_in_one_body_is_accepted_whole(intake: Intake) -> None:
+    """Alertmanager's max_alerts: 0 sends a whole group: one incident, every alert on it, one page."""
+    alerts = [am_alert(f"Shard{n:05d}", severity="critical", impact="customer", shard=str(n)) for n in range(10_000)]
+    body = am_group(*alerts, key='{}:{alertname=~"Shard.*"}')
+    assert len(json.dumps(body)) > 512 * 1024
+    answer = intake.post("alertmanager", body)
+    assert answer.status_code == 202, answer.text[:500]
+    outcomes = answer.json()["alerts"]
+    assert len(outcomes) == 10_000 and len({o["incident"] for o in outcomes}) == 1
+    assert outcomes[0]["action"] == "declared" and {o["action"] for o in outcomes[1:]} == {"joined"}
+    incident_id = outcomes[0]["incident"]
+    assert len(load_state(incident_id).alerts) == 10_000
+    assert intake.pd_incidents(incident_id) == 1
 
 
 def grafana_headers(body: bytes, at: datetime, secret: str = GRAFANA_SECRET) -> dict[str, str]:
