@@ -24,9 +24,11 @@ from tasks.runtime import Runtime, use_runtime
 
 log = logging.getLogger("warroom.dispatcher")
 
-# Longer than a vendor call may take with its own bounded retries (30 s), so a live dispatcher never
-# loses its claim mid-call; a dispatcher that died mid-call gives its work up when the lease passes.
-LEASE = timedelta(seconds=45)
+# A dispatcher that died mid-call gives its work up when the lease passes, so the lease is short: a page
+# must not wait long after a crash. A live dispatcher still retrying past it (a vendor's bounded retries
+# take up to 30 s) may meet a second try of the same work: PagerDuty's dedup key, Prefect's idempotency
+# key and the ledger's unique keys make that second try change nothing.
+LEASE = timedelta(seconds=15)
 IDLE_WAIT_S = 1.0
 BATCH = 20
 
