@@ -91,7 +91,7 @@ def sandbox(
     settings = _settings()
     config = load_config(settings.config_dir)
     with Sandboxes(settings.home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config),
-                   pagerduty_port=pagerduty_port, jira_port=jira_port) as boxes:
+                   pagerduty_port=pagerduty_port, jira_port=jira_port, persist=True) as boxes:
         typer.echo(f"PagerDuty sandbox: {boxes.pagerduty_url}  (Events API and REST)")
         typer.echo(f"Jira sandbox:      {boxes.jira_url}")
         typer.echo(f"certificate authority: {boxes.tls.ca_path if boxes.tls else '-'}")

@@ -78,7 +78,7 @@ def local_stack(
         api_url = stack.enter_context(prefect_server(settings, environ, prefect_database_url))
         sandboxes = stack.enter_context(Sandboxes(
             settings.home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config),
-            pagerduty_port=pagerduty_port, jira_port=jira_port,
+            pagerduty_port=pagerduty_port, jira_port=jira_port, persist=True,
         ))
         env = {**sandboxes.env(), "PREFECT_API_URL": api_url}
         runtime = build_runtime(settings, {**environ, **env}, config=config)

@@ -36,7 +36,10 @@ Every request under ``/rest/`` needs HTTP Basic ``email:api_token``; anything el
 with Jira's body. ``self`` URLs use the base URL the request came in on. The recorder and fault
 layer of :mod:`integrations.sandbox.recorder` is installed (``/_sandbox/requests``,
 ``/_sandbox/faults``) with Jira-shaped error bodies. The state is in ``app.state.jira``
-(:class:`JiraState`) and the recorder in ``app.state.recorder``.
+(:class:`JiraState`) and the recorder in ``app.state.recorder``. :meth:`JiraState.snapshot` and
+``restore`` turn the data (issues with their comments and remote links, issue links, the counters
+behind issue keys and ids) into JSON values and back, so
+:class:`~integrations.sandbox.server.Sandboxes` can keep it across restarts.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -91,6 +94,7 @@ DEFAULT_ISSUE_TYPES: tuple[str, ...] = ("Bug", "Task", "Story", "Incident")
 
 MAX_SEARCH_RESULTS = 100
 SUMMARY_MAX = 255
+STATE_VERSION = 1  # of the snapshot's layout
 
 
 # ------------------------------------------------------------------------------------ the workflow
@@ -355,6 +359,115 @@ class JiraState:
             self._next_link_id += 1
             self.links.append(link)
             return link
+
+    # keeping it across restarts -----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The data as JSON values (not the users nor the credentials: those come from the options)."""
+        with self.lock:
+            return {
+                "version": STATE_VERSION,
+                "projects": dict(self.projects),
+                "issue_types": dict(self.issue_types),
+                "issues": [_jsonable(asdict(issue)) for issue in self.issues.values()],
+                "links": [asdict(link) for link in self.links],
+                "next": {
+                    "issue_id": self._next_issue_id,
+                    "number": dict(self._next_number),
+                    "comment_id": self._next_comment_id,
+                    "remote_link_id": self._next_remote_link_id,
+                    "link_id": self._next_link_id,
+                },
+            }
+
+    def restore(self, data: Any) -> None:
+        """Take over the data of a :meth:`snapshot`, on a state with no issues yet.
+
+        Projects and issue types the saved issues name stay even when no longer configured. Raises
+        ValueError, KeyError or TypeError, changing nothing, when ``data`` is not a snapshot.
+        """
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            raise ValueError(f"not a Jira sandbox snapshot of version {STATE_VERSION}")
+        projects = _merged_ids(self.projects, {str(k): int(v) for k, v in data["projects"].items()})
+        issue_types = {
+            name: str(ident)
+            for name, ident in _merged_ids(
+                {k: int(v) for k, v in self.issue_types.items()},
+                {str(k): int(v) for k, v in data["issue_types"].items()},
+            ).items()
+        }
+        issues = {issue.key: issue for issue in (_issue_from(i) for i in data["issues"])}
+        links = [_Link(**link) for link in data["links"]]
+        counters = data["next"]
+        numbers = {str(k): int(v) for k, v in counters["number"].items()}
+        next_ids = {name: int(counters[name]) for name in ("issue_id", "comment_id", "remote_link_id", "link_id")}
+        for issue in issues.values():
+            if issue.project not in projects or issue.issuetype not in issue_types:
+                raise ValueError(f"{issue.key} names an unknown project or issue type")
+            if issue.status not in _STATUSES:
+                raise ValueError(f"{issue.key} has an unknown status {issue.status!r}")
+            number = int(issue.key.rsplit("-", 1)[1])  # a key is never given out twice
+            numbers[issue.project] = max(numbers.get(issue.project, 1), number + 1)
+        link_types = {t[0] for t in _LINK_TYPES}
+        for link in links:
+            if link.type_id not in link_types or not {link.outward_key, link.inward_key} <= issues.keys():
+                raise ValueError(f"issue link {link.id} names an unknown link type or issue")
+        with self.lock:
+            if self.issues:
+                raise RuntimeError("restore() needs a state with no issues yet")
+            self.projects, self.issue_types = projects, issue_types
+            self.issues, self.links = issues, links
+            self._next_number = {project: max(1, numbers.get(project, 1)) for project in projects}
+            self._next_issue_id = next_ids["issue_id"]
+            self._next_comment_id = next_ids["comment_id"]
+            self._next_remote_link_id = next_ids["remote_link_id"]
+            self._next_link_id = next_ids["link_id"]
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` (from :func:`dataclasses.asdict`) with datetimes as ISO 8601 and tuples as lists."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _parse_time(text: Any) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return at
+
+
+def _issue_from(data: dict[str, Any]) -> _Issue:
+    assignee = data["assignee"]
+    return _Issue(
+        **{
+            **data,
+            "labels": [str(label) for label in data["labels"]],
+            "reporter": _User(**data["reporter"]),
+            "assignee": _User(**assignee) if assignee is not None else None,
+            "created": _parse_time(data["created"]),
+            "updated": _parse_time(data["updated"]),
+            "comments": [
+                _Comment(**{**c, "author": _User(**c["author"]), "created": _parse_time(c["created"])})
+                for c in data["comments"]
+            ],
+            "remote_links": [_RemoteLink(**link) for link in data["remote_links"]],
+        }
+    )
+
+
+def _merged_ids(configured: dict[str, int], saved: dict[str, int]) -> dict[str, int]:
+    """The configured names and ids, plus the saved names no longer configured (on a new id if theirs
+    is taken)."""
+    merged = dict(configured)
+    for name, ident in saved.items():
+        if name not in merged:
+            merged[name] = ident if ident not in merged.values() else max(merged.values()) + 1
+    return merged
 
 
 # ------------------------------------------------------------------------------------ rendering

@@ -20,7 +20,10 @@ OpenAPI documents in the contract tests):
 
 State lives in memory behind a lock (:class:`PagerDutySandboxState`); the app exposes it as
 ``app.state.pagerduty`` and its :class:`~integrations.sandbox.recorder.Recorder` as
-``app.state.recorder``.
+``app.state.recorder``. :meth:`PagerDutySandboxState.snapshot` and ``restore`` turn the account's data
+(services, incidents and all they hold, change events, counters) into JSON values and back, so
+:class:`~integrations.sandbox.server.Sandboxes` can keep it across restarts; the setup (token, routing
+keys, users, policies) is not part of it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import secrets
 import string
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -110,6 +113,27 @@ def default_setup(api_token: str | None = None, routing_key: str | None = None) 
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+STATE_VERSION = 1  # of the snapshot's layout
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` (from :func:`dataclasses.asdict`) with datetimes as ISO 8601 and tuples as lists."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _parse_time(text: Any) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return at
 
 
 @dataclass
@@ -576,6 +600,60 @@ class PagerDutySandboxState:
             )
             return record
 
+    # keeping it across restarts -----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The account's data as JSON values (no secrets: the setup is not part of it)."""
+        with self.lock:
+            return {
+                "version": STATE_VERSION,
+                "number": self._number,
+                "issued": sorted(self._issued),
+                "services": [asdict(s) for s in self.services.values()],
+                "incidents": [
+                    _jsonable(asdict(i)) for i in sorted(self.incidents.values(), key=lambda i: i.number)
+                ],
+                "change_events": list(self.change_events),
+            }
+
+    def restore(self, data: Any) -> None:
+        """Take over the data of a :meth:`snapshot`, on a state with no incidents yet.
+
+        This setup's services keep the ids they had (matched by name and escalation policy), so the
+        open incidents still join on their dedup keys; services no longer set up stay for the
+        incidents that name them. Raises ValueError, KeyError or TypeError, changing nothing, when
+        ``data`` is not a snapshot.
+        """
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            raise ValueError(f"not a PagerDuty sandbox snapshot of version {STATE_VERSION}")
+        services = {s["id"]: _Service(**s) for s in data["services"]}
+        incidents = [_incident_from(i) for i in data["incidents"]]
+        issued = {str(i) for i in data["issued"]}
+        number = int(data["number"])
+        change_events = [dict(e) for e in data["change_events"]]
+        for incident in incidents:
+            if incident.service_id not in services:
+                raise ValueError(f"incident {incident.id} names an unknown service {incident.service_id}")
+        with self.lock:
+            if self.incidents:
+                raise RuntimeError("restore() needs a state with no incidents yet")
+            self._issued |= issued
+            saved_ids = {(s.name, s.policy_id): s.id for s in services.values()}
+            routing_keys = {}
+            for key, service_id in self.routing_keys.items():
+                current = self.services[service_id]
+                kept = saved_ids.get((current.name, current.policy_id))
+                if kept is None:
+                    kept = self._new_id() if service_id in issued or service_id in services else service_id
+                    services[kept] = _Service(kept, current.name, current.policy_id)
+                routing_keys[key] = kept
+            self.services, self.routing_keys = services, routing_keys
+            self.incidents = {i.id: i for i in incidents}
+            self._by_key = {}
+            for incident in sorted(incidents, key=lambda i: i.number):
+                self._by_key.setdefault(incident.incident_key, []).append(incident)
+            self._number = max([number, *(i.number for i in incidents)])
+            self.change_events = change_events
+
     # views --------------------------------------------------------------------------------------
     def oncalls(self, policy_ids: list[str] | None) -> list[tuple[str, int, SandboxUser]]:
         out = []
@@ -585,6 +663,38 @@ class PagerDutySandboxState:
             for level, email in enumerate(emails, start=1):
                 out.append((policy, level, self.users_by_email[email.lower()]))
         return out
+
+
+def _incident_from(data: dict[str, Any]) -> _Incident:
+    def pairs(items: Any) -> list[tuple[str, datetime]]:
+        return [(str(who), _parse_time(at)) for who, at in items]
+
+    def records(items: Any) -> list[dict[str, Any]]:
+        return [{**record, "at": _parse_time(record["at"])} for record in items]
+
+    changed_by = data["last_status_change_by"]
+    resolved_at = data["resolved_at"]
+    return _Incident(
+        **{
+            **data,
+            "created_at": _parse_time(data["created_at"]),
+            "updated_at": _parse_time(data["updated_at"]),
+            "last_status_change_at": _parse_time(data["last_status_change_at"]),
+            "resolved_at": _parse_time(resolved_at) if resolved_at is not None else None,
+            "assignments": pairs(data["assignments"]),
+            "acknowledgements": pairs(data["acknowledgements"]),
+            "log": [
+                _LogEntry(
+                    **{**entry, "created_at": _parse_time(entry["created_at"]), "agent": tuple(entry["agent"])}
+                )
+                for entry in data["log"]
+            ],
+            "notes": records(data["notes"]),
+            "status_updates": records(data["status_updates"]),
+            "responder_requests": records(data["responder_requests"]),
+            "last_status_change_by": tuple(changed_by) if changed_by is not None else None,
+        }
+    )
 
 
 def _nonblank(value: Any) -> bool:
@@ -636,8 +746,8 @@ class _Render:
         return self.ref("user", user_id, user.name if user else user_id, "users")
 
     def service_ref(self, service_id: str) -> dict[str, Any]:
-        service = self.state.services[service_id]
-        return self.ref("service", service_id, service.name, "services")
+        service = self.state.services.get(service_id)
+        return self.ref("service", service_id, service.name if service else service_id, "services")
 
     def policy_ref(self, policy_id: str) -> dict[str, Any]:
         return self.ref(
