@@ -1,0 +1,120 @@
+"""The real `warroom up`, stopped and started again with an incident waiting on a form: it stops on
+SIGTERM within 10 s leaving no process behind, and started again the incident carries on: its form is
+waiting again, and nothing was done twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from integrations.ledger import Ledger
+from tests.helpers import CONFIGS
+from tests.warroom.test_intake import TOKEN, am_alert, am_group
+from tests.warroom.test_intake_processes import free_port
+from warroom.bootstrap import utc_now
+from warroom.runner import descendants
+
+STOP_WITHIN_S = 10
+
+
+def until(what: str, check: Callable[[], object], within_s: float = 90) -> object:
+    tick = threading.Event()
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        tick.wait(0.2)
+    raise AssertionError(f"not within {within_s} s: {what}")
+
+
+class Up:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.intake_port, self.pd_port, self.jira_port = free_port(), free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
+        env.update(WARROOM_HOME=str(home), WARROOM_CONFIG_DIR=str(CONFIGS), WARROOM_INTAKE_TOKENS=TOKEN,
+                   WARROOM_INTAKE_PORT=str(self.intake_port))
+        warroom = Path(sys.executable).with_name("warroom")
+        self.log = (home / "up.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(warroom), "up", "--pagerduty-port", str(self.pd_port), "--jira-port", str(self.jira_port)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.api_url = str(until("warroom up prints its Prefect UI", self._ui_url))
+        until("the intake answers", self._healthy)
+
+    def output(self) -> str:
+        return (self.home / "up.log").read_text(errors="replace")
+
+    def _ui_url(self) -> str | None:
+        assert self.process.poll() is None, self.output()[-3000:]
+        line = next((x for x in self.output().splitlines() if x.startswith("Prefect UI: ")), None)
+        return f"{line.removeprefix('Prefect UI: ').strip()}/api" if line else None
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.intake_port}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def waiting_runs(self, incident_id: str) -> list[object]:
+        with temporary_settings({PREFECT_API_URL: self.api_url}), get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+        return [r for r in runs if r.parameters.get("incident_id") == incident_id]
+
+    def stop(self, signum: int) -> float:
+        below = descendants(self.process.pid)
+        assert below, "warroom up runs its Prefect server and flow runs as child processes"
+        started = time.monotonic()
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=60)
+        finally:
+            self.log.close()
+        took = time.monotonic() - started
+        left = [p for p in below if Path(f"/proc/{p}").exists()]
+        assert left == [], f"processes left behind: {left}"
+        return took
+
+
+def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tmp_path: Path) -> None:
+    first = Up(tmp_path)
+    try:
+        answer = httpx.post(f"http://127.0.0.1:{first.intake_port}/v1/alerts/alertmanager", timeout=30,
+                            json=am_group(am_alert("UpRestart", severity="critical", impact="customer")),
+                            headers={"authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 202, answer.text
+        incident_id = answer.json()["alerts"][0]["incident"]
+        until("the roles form waits", lambda: first.waiting_runs(incident_id))
+    finally:
+        took = first.stop(signal.SIGTERM)
+    assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop"
+
+    second = Up(tmp_path)
+    try:
+        assert "carrying on 1 open incident" in second.output()
+        waiting = until("the roles form waits again", lambda: second.waiting_runs(incident_id))
+        assert len(waiting) == 1  # type: ignore[arg-type]
+    finally:
+        took = second.stop(signal.SIGINT)
+    assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop on Ctrl-C"
+
+    with Ledger.open(f"sqlite:///{tmp_path}/ledger.db", utc_now) as ledger:
+        facts = [r.event for r in ledger.stream(incident_id)]
+        work = ledger.work_rows(incident_id)
+    assert [f.kind for f in facts].count("paged") == 1
+    assert [f.kind for f in facts].count("declared") == 1
+    assert [f.kind for f in facts].count("ticket_opened") == 1
+    assert [w.kind for w in work if w.status == "done"].count("page") == 1
