@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident.events import MAX_KEY, bounded_key
 
-WorkKind = Literal["page", "start_run", "watch", "form_timeout"]
+WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox"]
 
 # bounded backoff: 1 s, 2 s, 4 s ... never more than a minute between tries; work is never dropped
 FIRST_RETRY = timedelta(seconds=1)
@@ -78,3 +78,9 @@ def form_timeout(incident_id: str, key: str, round_: int, due_at: datetime, reas
     the process that asked is gone."""
     return Work(key=f"{key}:timeout:{round_}", incident_id=incident_id, kind="form_timeout", due_at=due_at,
                 params={"question": key, "round": round_, "reason": reason})
+
+
+def retry_inbox(inbox_id: int, now: datetime) -> Work:
+    """A stored body whose processing failed: try it again (a sender may never send it again)."""
+    return Work(key=f"inbox:{inbox_id}", incident_id="inbox", kind="inbox", due_at=now + FIRST_RETRY,
+                params={"inbox_id": inbox_id})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from incident.errors import WarroomError
@@ -38,41 +38,41 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:500]}" if text else type(exc).__name__
 
 
-class Dispatcher:
-    """Carries out the ledger's pending work. ``start_run`` starts a deployment run (Prefect);
-    ``watch`` checks a watched alert at the end of its hour; ``timed_out`` escalates a form nobody
-    answered in time. They are passed in by the entry point, so that this module imports no flows."""
+Handler = Callable[[WorkRow], str]
 
-    def __init__(self, runtime: Runtime, start_run: Callable[[str, dict[str, object], str], str],
-                 watch: Callable[[str, str], str], timed_out: Callable[[str, str, int, str], str]) -> None:
+
+class Dispatcher:
+    """Carries out the ledger's pending work. Pages are its own; the other kinds (``start_run``: a
+    deployment run on Prefect; ``watch``: a watched alert's hour is up; ``form_timeout``: a form
+    nobody answered in time; ``inbox``: a stored body whose processing failed) are ``handlers`` given
+    by the entry point, so that this module imports no flows. A handler returns the outcome in words,
+    or raises to be retried."""
+
+    def __init__(self, runtime: Runtime, handlers: Mapping[str, Handler]) -> None:
         self.runtime = runtime
-        self._start_run = start_run
-        self._watch = watch
-        self._timed_out = timed_out
+        self._handlers = {"page": self._page, **handlers}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def handle(self, kind: str, handler: Handler) -> None:
+        """Carry out work of ``kind`` with ``handler`` from now on."""
+        self._handlers[kind] = handler
+
     # -- carrying out ---------------------------------------------------------------------------
+
+    def _page(self, row: WorkRow) -> str:
+        p = row.params
+        recorded = page(row.incident_id, str(p["summary"]), str(p["severity"]), str(p["service"]), key=str(p["key"]))
+        return f"paged (dedup key {row.incident_id}, ledger seq {recorded.seq})"
 
     def carry_out(self, row: WorkRow) -> str:
         """Do one claimed row's work; returns the outcome in words. Raises on failure."""
-        p = row.params
-        if row.kind == "page":
-            with use_runtime(self.runtime):
-                recorded = page(row.incident_id, str(p["summary"]), str(p["severity"]), str(p["service"]),
-                                key=str(p["key"]))
-            return f"paged (dedup key {row.incident_id}, ledger seq {recorded.seq})"
-        if row.kind == "start_run":
-            run = self._start_run(str(p["deployment"]), dict(p["parameters"]), str(p["run_key"]))
-            return f"started run {run}"
-        if row.kind == "watch":
-            with use_runtime(self.runtime):
-                return f"watch ended: {self._watch(row.incident_id, str(p['fingerprint']))}"
-        if row.kind == "form_timeout":
-            with use_runtime(self.runtime):
-                return self._timed_out(row.incident_id, str(p["question"]), int(p["round"]), str(p["reason"]))
-        raise WarroomError(f"work {row.key!r} is of an unknown kind {row.kind!r}: upgrade warroom")
+        handler = self._handlers.get(row.kind)
+        if handler is None:
+            raise WarroomError(f"work {row.key!r} is of an unknown kind {row.kind!r}: upgrade warroom")
+        with use_runtime(self.runtime):
+            return handler(row)
 
     def _run(self, rows: list[WorkRow]) -> int:
         done = 0

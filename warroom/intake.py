@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect
 from flows.ask import timed_out
 from flows.intake import Outcome, receive_alerts, watch_ended
 from flows.pagerduty_events import receive_pagerduty_event
+from incident import work
 from incident.errors import AlertRejectedError, WarroomError
 from integrations.alerts.auth import (
     AuthError,
@@ -40,6 +41,7 @@ from integrations.alerts.parse import (
     parse,
     parse_pagerduty_event,
 )
+from integrations.ledger import WorkRow
 from tasks.runs import start_run
 from tasks.runtime import Runtime
 from tasks.work import Dispatcher, describe_failure
@@ -51,14 +53,24 @@ BODY_TIMEOUT = 10.0  # seconds for a whole body to arrive
 log = logging.getLogger("warroom.intake")
 
 
-def start_deployment_run(deployment: str, parameters: dict[str, object], key: str) -> str:
-    return str(start_run(deployment, parameters, key=key).id)
+def start_deployment_run(row: WorkRow) -> str:
+    p = row.params
+    return f"started run {start_run(str(p['deployment']), dict(p['parameters']), key=str(p['run_key'])).id}"
+
+
+def watch_timer(row: WorkRow) -> str:
+    return f"watch ended: {watch_ended(row.incident_id, str(row.params['fingerprint']))}"
+
+
+def form_timer(row: WorkRow) -> str:
+    p = row.params
+    return timed_out(row.incident_id, str(p["question"]), int(p["round"]), str(p["reason"]))
 
 
 def make_dispatcher(runtime: Runtime) -> Dispatcher:
     """The dispatcher of this process: run starts go to Prefect; watch timers and form timeouts are
-    carried out here."""
-    return Dispatcher(runtime, start_deployment_run, watch_ended, timed_out)
+    carried out here (and, once an intake app is built on it, stored bodies to process again)."""
+    return Dispatcher(runtime, {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer})
 
 
 def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],
@@ -68,7 +80,6 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
     read it from there. While the app is served, ``dispatcher`` (one of its own by default) carries
     out pending work in a loop, unless ``dispatch_loop`` is False (tests that drive it by hand)."""
     dispatcher = dispatcher or make_dispatcher(runtime)
-
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if dispatch_loop:
@@ -79,7 +90,6 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             dispatcher.stop()
 
     app = FastAPI(title="warroom intake", description="Alert webhooks in; incidents out.", lifespan=lifespan)
-    app.state.dispatcher = dispatcher
     counts: Counter[str] = Counter()
 
     def authenticate(source: str, headers: dict[str, str], body: bytes) -> None:
@@ -92,34 +102,11 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         else:
             check_bearer(headers, settings.listed(settings.intake_tokens))
 
-    def answer_pagerduty(inbox_id: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        """A PagerDuty webhook is news of a page warroom sent: recorded on its incident, never a new one."""
+    def process(inbox_id: int, source: str, content_type: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Parse and route a stored body, and record in the inbox what became of it. Raises if it
+        could not be processed (the caller records why, and the dispatcher tries again)."""
         try:
-            event = parse_pagerduty_event(body, headers.get("content-type"))  # parse() accepted it already
-            outcome = receive_pagerduty_event(event)
-        except WarroomError as failed:  # kept in the inbox as received: PagerDuty retries
-            counts["failed:pagerduty"] += 1
-            runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
-            log.error("could not process inbox row %s: %s", inbox_id, failed)
-            return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
-        counts["accepted:pagerduty"] += 1
-        runtime.ledger.mark_inbox(
-            inbox_id, "duplicate" if outcome.action == "duplicate" else "accepted",
-            reason=f"{outcome.action}: {outcome.reason}", incident_id=outcome.incident_id, fingerprint=event.incident,
-        )
-        return 202, {"inbox": inbox_id, "event": event.event_id, "event_type": event.event_type,
-                     "incident": outcome.incident_id, "action": outcome.action, "reason": outcome.reason}
-
-    def handle(source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        try:
-            authenticate(source, headers, body)
-        except AuthError as refused:
-            counts[f"unauthorised:{source}"] += 1
-            log.warning("refused a %s webhook: %s", source, refused)
-            return 401, {"error": str(refused)}
-        inbox_id = runtime.ledger.store_inbox(source, redact_headers(headers), body, clock())
-        try:
-            parsed = parse(source, body, headers.get("content-type"))
+            parsed = parse(source, body, content_type)
         except AlertRejectedError as rejected:
             counts[f"rejected:{source}"] += 1
             runtime.ledger.mark_inbox(inbox_id, "rejected", reason=str(rejected))
@@ -127,16 +114,17 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
                 rejected, MalformedBody) else 422
             return status, {"error": rejected.reason, "field": rejected.field, "inbox": inbox_id}
         if source == "pagerduty":  # news of a page warroom sent, not an alert: never a new incident
-            return answer_pagerduty(inbox_id, headers, body)
-        try:
-            outcomes = receive_alerts(parsed.alerts, f"inbox-{inbox_id}", parsed.group_key, dispatcher.drive)
-        except Exception as exc:  # kept in the inbox as received, with the reason: the sender retries
-            failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
-            counts[f"failed:{source}"] += 1
-            with contextlib.suppress(Exception):
-                runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
-            log.error("could not process inbox row %s: %s", inbox_id, failed)
-            return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
+            event = parse_pagerduty_event(body, content_type)
+            outcome = receive_pagerduty_event(event)
+            counts["accepted:pagerduty"] += 1
+            runtime.ledger.mark_inbox(
+                inbox_id, "duplicate" if outcome.action == "duplicate" else "accepted",
+                reason=f"{outcome.action}: {outcome.reason}", incident_id=outcome.incident_id,
+                fingerprint=event.incident,
+            )
+            return 202, {"inbox": inbox_id, "event": event.event_id, "event_type": event.event_type,
+                         "incident": outcome.incident_id, "action": outcome.action, "reason": outcome.reason}
+        outcomes = receive_alerts(parsed.alerts, f"inbox-{inbox_id}", parsed.group_key, dispatcher.drive)
         counts[f"accepted:{source}"] += 1
         new = [o for o in outcomes if o.action not in ("joined", "ignored")]
         first = next((o for o in outcomes if o.incident_id), None)
@@ -148,6 +136,35 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         )
         return 202, {"inbox": inbox_id, "truncated": parsed.truncated, "note": parsed.note,
                      "alerts": [described(a.fingerprint, o) for a, o in zip(parsed.alerts, outcomes, strict=True)]}
+
+    def reprocess(row: WorkRow) -> str:
+        """The dispatcher's second (third...) try at a stored body whose processing failed."""
+        stored = runtime.ledger.inbox_row(int(row.params["inbox_id"]))
+        status, _ = process(stored.id, stored.source, stored.headers.get("content-type"), stored.body.encode())
+        return f"processed on a later try: {status}"
+
+    dispatcher.handle("inbox", reprocess)
+
+    def handle(source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            authenticate(source, headers, body)
+        except AuthError as refused:
+            counts[f"unauthorised:{source}"] += 1
+            log.warning("refused a %s webhook: %s", source, refused)
+            return 401, {"error": str(refused)}
+        inbox_id = runtime.ledger.store_inbox(source, redact_headers(headers), body, clock())
+        try:
+            return process(inbox_id, source, headers.get("content-type"), body)
+        except Exception as exc:  # kept in the inbox with the reason, and tried again by the dispatcher
+            failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
+            counts[f"failed:{source}"] += 1
+            with contextlib.suppress(Exception):
+                runtime.ledger.mark_inbox(inbox_id, "received", reason=f"processing failed: {failed}")
+                runtime.ledger.add_work([work.retry_inbox(inbox_id, clock())])
+            log.error("could not process inbox row %s: %s", inbox_id, failed)
+            return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
+
+    app.state.dispatcher = dispatcher
 
     @app.post("/v1/alerts/{source}")
     async def receive(source: str, request: Request) -> JSONResponse:

@@ -445,6 +445,13 @@ class Ledger:
         with self._read("reading the inbox") as conn:
             return [InboxRow(**row._asdict()) for row in conn.execute(query)]
 
+    def inbox_row(self, inbox_id: int) -> InboxRow:
+        with self._read(f"reading inbox row {inbox_id}") as conn:
+            row = conn.execute(select(inbox).where(inbox.c.id == inbox_id)).one_or_none()
+        if row is None:
+            raise LedgerError(f"inbox row {inbox_id} does not exist")
+        return InboxRow(**row._asdict())
+
     def count_inbox(self, status: str | None = None) -> int:
         query = select(func.count()).select_from(inbox)
         if status is not None:

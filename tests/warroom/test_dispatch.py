@@ -24,7 +24,7 @@ from flows.intake import receive_alert
 from incident import work
 from incident.events import AlertAttached, Declared, Escalated
 from integrations.alerts.parse import parse
-from integrations.ledger import Ledger
+from integrations.ledger import Ledger, WorkRow
 from integrations.ledger.testing import reset_postgres_database
 from integrations.pagerduty.credentials import PagerDutyCredentials
 from integrations.pagerduty.pager import PagerDutyPager
@@ -220,17 +220,17 @@ def test_two_dispatchers_on_one_postgresql_ledger_never_do_one_piece_of_work_twi
     done: Counter[str] = Counter()
     lock = threading.Lock()
 
-    def start(deployment: str, parameters: dict[str, object], key: str) -> str:
+    def start(row: WorkRow) -> str:
         with lock:
-            done[key] += 1
-        return key
+            done[row.key] += 1
+        return row.key
 
     ledgers = [Ledger.open(postgres_url, lambda: now) for _ in range(2)]
     try:
         ledgers[0].add_work([work.start_lifecycle(f"INC-{n}", f"INC-{n}:lifecycle", {}, now) for n in range(200)])
         runtimes = [Runtime(config=None, ledger=ledger, pager=None, tracker=None, clock=lambda: now,  # type: ignore[arg-type]
                             home=None, config_dir=None) for ledger in ledgers]  # type: ignore[arg-type]
-        dispatchers = [Dispatcher(rt, start, lambda i, f: "", lambda i, q, r, w: "") for rt in runtimes]
+        dispatchers = [Dispatcher(rt, {"start_run": start}) for rt in runtimes]
 
         def drain(dispatcher: Dispatcher) -> None:
             while dispatcher.run_due(limit=5):
@@ -284,3 +284,20 @@ def test_an_answered_form_settles_its_timer(stack: Stack) -> None:
     stack.clock.now += timedelta(hours=1)
     stack.run_until_idle()
     assert not [r for r in stack.runtime.ledger.stream(incident_id) if isinstance(r.event, Escalated)]
+
+
+def test_a_body_whose_processing_failed_is_processed_again_by_the_dispatcher(stack: Stack) -> None:
+    """What the intake leaves when processing fails (any exception): the body in the inbox, marked
+    received with the reason, and work to try it again, so it is processed even if never resent."""
+    body = json.dumps(am_group(am_alert("RetriedLater", severity="critical", impact="customer"))).encode()
+    ledger = stack.runtime.ledger
+    inbox_id = ledger.store_inbox("alertmanager", {"content-type": "application/json"}, body, stack.clock())
+    ledger.mark_inbox(inbox_id, "received", reason="processing failed: OperationalError: disk I/O error")
+    ledger.add_work([work.retry_inbox(inbox_id, stack.clock())])
+    assert stack.run_until_idle() == 0  # due a second later, not at once
+    stack.clock.now += timedelta(seconds=1)
+    stack.run_until_idle()
+    row = ledger.inbox_row(inbox_id)
+    assert row.status == "accepted" and row.incident_id and "declared" in (row.reason or "")
+    assert stack.pages(row.incident_id) == 1
+    assert ledger.work_by_key(f"inbox:{inbox_id}").outcome == "processed on a later try: 202"  # type: ignore[union-attr]
