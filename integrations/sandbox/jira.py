@@ -62,6 +62,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from integrations.sandbox.jql import JqlError, JqlRecord, parse
 from integrations.sandbox.recorder import Recorder, add_sandbox_admin
+from integrations.sandbox.snapshot import jsonable, parse_time
 
 __all__ = [
     "DEFAULT_API_TOKEN",
@@ -368,7 +369,7 @@ class JiraState:
                 "version": STATE_VERSION,
                 "projects": dict(self.projects),
                 "issue_types": dict(self.issue_types),
-                "issues": [_jsonable(asdict(issue)) for issue in self.issues.values()],
+                "issues": [jsonable(asdict(issue)) for issue in self.issues.values()],
                 "links": [asdict(link) for link in self.links],
                 "next": {
                     "issue_id": self._next_issue_id,
@@ -423,24 +424,6 @@ class JiraState:
             self._next_link_id = next_ids["link_id"]
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` (from :func:`dataclasses.asdict`) with datetimes as ISO 8601 and tuples as lists."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _parse_time(text: Any) -> datetime:
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no time zone")
-    return at
-
-
 def _issue_from(data: dict[str, Any]) -> _Issue:
     assignee = data["assignee"]
     return _Issue(
@@ -449,10 +432,10 @@ def _issue_from(data: dict[str, Any]) -> _Issue:
             "labels": [str(label) for label in data["labels"]],
             "reporter": _User(**data["reporter"]),
             "assignee": _User(**assignee) if assignee is not None else None,
-            "created": _parse_time(data["created"]),
-            "updated": _parse_time(data["updated"]),
+            "created": parse_time(data["created"]),
+            "updated": parse_time(data["updated"]),
             "comments": [
-                _Comment(**{**c, "author": _User(**c["author"]), "created": _parse_time(c["created"])})
+                _Comment(**{**c, "author": _User(**c["author"]), "created": parse_time(c["created"])})
                 for c in data["comments"]
             ],
             "remote_links": [_RemoteLink(**link) for link in data["remote_links"]],

@@ -42,6 +42,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from integrations.sandbox.recorder import Recorder, add_sandbox_admin
+from integrations.sandbox.snapshot import jsonable, parse_time
 
 OPEN_STATUSES = ("triggered", "acknowledged")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -116,24 +117,6 @@ def _iso(at: datetime) -> str:
 
 
 STATE_VERSION = 1  # of the snapshot's layout
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` (from :func:`dataclasses.asdict`) with datetimes as ISO 8601 and tuples as lists."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _parse_time(text: Any) -> datetime:
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no time zone")
-    return at
 
 
 @dataclass
@@ -610,7 +593,7 @@ class PagerDutySandboxState:
                 "issued": sorted(self._issued),
                 "services": [asdict(s) for s in self.services.values()],
                 "incidents": [
-                    _jsonable(asdict(i)) for i in sorted(self.incidents.values(), key=lambda i: i.number)
+                    jsonable(asdict(i)) for i in sorted(self.incidents.values(), key=lambda i: i.number)
                 ],
                 "change_events": list(self.change_events),
             }
@@ -667,25 +650,25 @@ class PagerDutySandboxState:
 
 def _incident_from(data: dict[str, Any]) -> _Incident:
     def pairs(items: Any) -> list[tuple[str, datetime]]:
-        return [(str(who), _parse_time(at)) for who, at in items]
+        return [(str(who), parse_time(at)) for who, at in items]
 
     def records(items: Any) -> list[dict[str, Any]]:
-        return [{**record, "at": _parse_time(record["at"])} for record in items]
+        return [{**record, "at": parse_time(record["at"])} for record in items]
 
     changed_by = data["last_status_change_by"]
     resolved_at = data["resolved_at"]
     return _Incident(
         **{
             **data,
-            "created_at": _parse_time(data["created_at"]),
-            "updated_at": _parse_time(data["updated_at"]),
-            "last_status_change_at": _parse_time(data["last_status_change_at"]),
-            "resolved_at": _parse_time(resolved_at) if resolved_at is not None else None,
+            "created_at": parse_time(data["created_at"]),
+            "updated_at": parse_time(data["updated_at"]),
+            "last_status_change_at": parse_time(data["last_status_change_at"]),
+            "resolved_at": parse_time(resolved_at) if resolved_at is not None else None,
             "assignments": pairs(data["assignments"]),
             "acknowledgements": pairs(data["acknowledgements"]),
             "log": [
                 _LogEntry(
-                    **{**entry, "created_at": _parse_time(entry["created_at"]), "agent": tuple(entry["agent"])}
+                    **{**entry, "created_at": parse_time(entry["created_at"]), "agent": tuple(entry["agent"])}
                 )
                 for entry in data["log"]
             ],
