@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -136,7 +137,9 @@ def up(
             finally:
                 typer.echo("stopping: the runs waiting on forms are carried on at the next `warroom up`")
                 intake.stop()
-                stop_processes(flow_run_processes(os.getpid()), grace_s=2.0)
+                logging.getLogger("prefect").setLevel(logging.CRITICAL)  # the runner's alarms as its runs go
+                # the runs hold nothing the ledger does not: stopped at once, marked crashed at the next start
+                stop_processes(flow_run_processes(os.getpid()), grace_s=2.0, first=signal.SIGKILL)
     finally:
         stop_processes(descendants(os.getpid()), grace_s=2.0)
 

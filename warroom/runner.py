@@ -66,11 +66,11 @@ def flow_run_processes(pid: int) -> list[int]:
     return found
 
 
-def stop_processes(pids: list[int], grace_s: float = 3.0) -> None:
-    """SIGTERM, then SIGKILL whatever is left after ``grace_s``: no process is left behind."""
+def stop_processes(pids: list[int], grace_s: float = 3.0, first: int = signal.SIGTERM) -> None:
+    """``first`` (SIGTERM), then SIGKILL whatever is left after ``grace_s``: no process is left behind."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, first)
     deadline = time.monotonic() + grace_s
     alive = list(pids)
     while alive and time.monotonic() < deadline:
