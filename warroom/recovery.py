@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from prefect import get_client
 from prefect.client.schemas.filters import (
-    DeploymentFilter,
-    DeploymentFilterName,
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateType,
@@ -31,10 +29,10 @@ def carry_on(runtime: Runtime) -> tuple[int, int]:
     """Mark the runs a stopped ``up`` left behind as crashed, and store a fresh lifecycle run (work)
     for every open incident. Returns (runs marked, incidents carried on)."""
     with get_client(sync_client=True) as client:
-        stale = client.read_flow_runs(
+        left = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=LEFT_BEHIND))),
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["lifecycle", "handoff"])),
         )
+        stale = [run for run in left if "incident_id" in run.parameters]  # the lifecycle's runs and subflow runs
         for run in stale:
             client.set_flow_run_state(run.id, Crashed(
                 message="warroom up stopped while this run was in progress; a fresh run carries the incident on"),

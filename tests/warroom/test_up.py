@@ -97,7 +97,7 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
                             headers={"authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 202, answer.text
         incident_id = answer.json()["alerts"][0]["incident"]
-        until("the roles form waits", lambda: first.waiting_runs(incident_id))
+        before = {r.id for r in until("the roles form waits", lambda: first.waiting_runs(incident_id))}  # type: ignore[attr-defined]
     finally:
         took = first.stop(signal.SIGTERM)
     assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop"
@@ -105,8 +105,10 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
     second = Up(tmp_path)
     try:
         assert "carrying on 1 open incident" in second.output()
-        waiting = until("the roles form waits again", lambda: second.waiting_runs(incident_id))
-        assert len(waiting) == 1  # type: ignore[arg-type]
+        until("the roles form waits again, in a fresh run",
+              lambda: [r for r in second.waiting_runs(incident_id) if r.id not in before])  # type: ignore[attr-defined]
+        waiting = second.waiting_runs(incident_id)
+        assert len(waiting) == 1 and waiting[0].id not in before  # type: ignore[attr-defined]  # no stale form left
     finally:
         took = second.stop(signal.SIGINT)
     assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop on Ctrl-C"
