@@ -48,8 +48,10 @@ class Dispatcher:
     by the entry point, so that this module imports no flows. A handler returns the outcome in words,
     or raises to be retried."""
 
-    def __init__(self, runtime: Runtime, handlers: Mapping[str, Handler]) -> None:
+    def __init__(self, runtime: Runtime, handlers: Mapping[str, Handler], at_once: Runtime | None = None) -> None:
+        """``at_once``: the runtime :meth:`drive` uses while a sender waits (a pager that tries once)."""
         self.runtime = runtime
+        self._at_once = at_once or runtime
         self._handlers = {"page": self._page, **handlers}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -66,19 +68,19 @@ class Dispatcher:
         recorded = page(row.incident_id, str(p["summary"]), str(p["severity"]), str(p["service"]), key=str(p["key"]))
         return f"paged (dedup key {row.incident_id}, ledger seq {recorded.seq})"
 
-    def carry_out(self, row: WorkRow) -> str:
+    def carry_out(self, row: WorkRow, runtime: Runtime | None = None) -> str:
         """Do one claimed row's work; returns the outcome in words. Raises on failure."""
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise WarroomError(f"work {row.key!r} is of an unknown kind {row.kind!r}: upgrade warroom")
-        with use_runtime(self.runtime):
+        with use_runtime(runtime or self.runtime):
             return handler(row)
 
-    def _run(self, rows: list[WorkRow]) -> int:
+    def _run(self, rows: list[WorkRow], runtime: Runtime | None = None) -> int:
         done = 0
         for row in rows:
             try:
-                outcome = self.carry_out(row)
+                outcome = self.carry_out(row, runtime)
             except Exception as exc:  # recorded and retried: never lost, never the end of the loop
                 why = describe_failure(exc)
                 again = self.runtime.clock() + retry_delay(row.attempts + 1)
@@ -100,7 +102,7 @@ class Dispatcher:
         rows = self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH, incident_id=incident_id,
                                               kinds=kinds, even_if_not_due=True)
         self._wake.set()
-        return self._run(rows)
+        return self._run(rows, self._at_once)
 
     # -- the loop -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ from integrations.alerts.parse import (
     parse_pagerduty_event,
 )
 from integrations.ledger import WorkRow
+from integrations.pagerduty.pager import PagerDutyPager
 from tasks.runs import start_run
 from tasks.runtime import Runtime
 from tasks.work import Dispatcher, describe_failure
@@ -70,7 +72,10 @@ def form_timer(row: WorkRow) -> str:
 def make_dispatcher(runtime: Runtime) -> Dispatcher:
     """The dispatcher of this process: run starts go to Prefect; watch timers and form timeouts are
     carried out here (and, once an intake app is built on it, stored bodies to process again)."""
-    return Dispatcher(runtime, {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer})
+    handlers = {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer}
+    # while a sender waits, the page is tried once: a failing PagerDuty does not hold the answer back
+    at_once = replace(runtime, pager=runtime.pager.trying_once()) if isinstance(runtime.pager, PagerDutyPager) else None
+    return Dispatcher(runtime, handlers, at_once)
 
 
 def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],

@@ -118,6 +118,7 @@ class PagerDutyPager:
         timeout_s: float = 10.0,
     ) -> None:
         self._credentials = credentials
+        self._timeout_s = timeout_s
         self._retry = retry or RetryPolicy()
         self._limiter = limiter or RateLimiter.per_minute(PAGERDUTY_REST_PER_MINUTE)
         self._events = credentials.get_events_client(timeout_s=timeout_s)
@@ -129,6 +130,11 @@ class PagerDutyPager:
     def close(self) -> None:
         self._events.close()
         self._rest.close()
+
+    def trying_once(self) -> PagerDutyPager:
+        """This pager with one try per call (and the same rate limit): for a page sent while a
+        sender waits for its answer, where the ledger's dispatcher does the retrying."""
+        return PagerDutyPager(self._credentials, RetryPolicy(max_attempts=1), self._limiter, self._timeout_s)
 
     # the Pager port -----------------------------------------------------------------------------
     def page(

@@ -301,3 +301,27 @@ def test_a_body_whose_processing_failed_is_processed_again_by_the_dispatcher(sta
     assert row.status == "accepted" and row.incident_id and "declared" in (row.reason or "")
     assert stack.pages(row.incident_id) == 1
     assert ledger.work_by_key(f"inbox:{inbox_id}").outcome == "processed on a later try: 202"  # type: ignore[union-attr]
+
+
+def test_while_the_sender_waits_the_page_is_tried_once_and_the_rest_is_the_dispatchers(
+    make_runtime: Callable[..., Runtime], sandboxes: Sandboxes
+) -> None:
+    """The runtime's pager retries (5 tries in 30 s), but not while an Alertmanager waits for its
+    answer: the intake tries once, answers, and leaves the retries to the dispatcher."""
+    clock = Clock()
+    runtime = make_runtime(30, clock=clock)
+    stack = Stack("", runtime, sandboxes, clock, make_dispatcher(runtime))
+    stack.pd.recorder.clear()
+    stack.faults(Fault(status=503, count=1, path_prefix=ENQUEUE))  # the pager's own retry would page at once
+    server = Background(create_intake_app(runtime, settings(), clock, stack.dispatcher, dispatch_loop=False))
+    stack.url = server.url
+    try:
+        incident_id = declared(stack, "TriedOnce")
+        page = next(w for w in runtime.ledger.work_rows(incident_id) if w.kind == "page")
+        assert (page.status, page.attempts, stack.triggers()) == ("pending", 1, 1)
+        stack.clock.now += timedelta(seconds=60)
+        stack.run_until_idle()
+        assert stack.pages(incident_id) == 1 and stack.triggers() == 2
+    finally:
+        server.stop()
+        stack.faults()
