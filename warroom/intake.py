@@ -49,7 +49,7 @@ from tasks.runtime import Runtime
 from tasks.work import Dispatcher, describe_failure
 from warroom.settings import Settings
 
-# Alertmanager with max_alerts: 0 sends a whole group in one body: 10,000 alerts are ~6 MB
+# Alertmanager with max_alerts: 0 sends a whole group in one body: 10,000 alerts are 2.5-6 MB
 MAX_BODY = 32 * 1024 * 1024
 BODY_TIMEOUT = 10.0  # seconds for a whole body to arrive
 log = logging.getLogger("warroom.intake")
@@ -85,6 +85,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
     read it from there. While the app is served, ``dispatcher`` (one of its own by default) carries
     out pending work in a loop, unless ``dispatch_loop`` is False (tests that drive it by hand)."""
     dispatcher = dispatcher or make_dispatcher(runtime)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if dispatch_loop:
