@@ -72,19 +72,15 @@ def write(event: Event, calls_for: Sequence[Work] = ()) -> tuple[Recorded, bool]
     handoff running beside the lifecycle) got in first, the state is re-read and checked again.
     """
     ledger = current_runtime().ledger
-    for _ in range(CONFLICT_RETRIES):
+
+    def attempt(state: IncidentState) -> tuple[Recorded, bool]:
         stored = ledger.find(event.idempotency_key)
         if stored is not None:
             return stored, False
-        state = load_state(event.incident_id)
         check(state, event)
-        try:
-            return ledger.write(event, state.version, calls_for)
-        except LedgerConflictError:
-            continue
-    raise LedgerConflictError(
-        f"{event.incident_id}: could not record {event.kind} after {CONFLICT_RETRIES} conflicting writes"
-    )
+        return ledger.write(event, state.version, calls_for)
+
+    return _retrying_conflicts(event.incident_id, event.kind, attempt)
 
 
 def write_many(batch: Sequence[Event]) -> list[tuple[Recorded, bool]]:
@@ -92,16 +88,22 @@ def write_many(batch: Sequence[Event]) -> list[tuple[Recorded, bool]]:
     if not batch:
         return []
     ledger = current_runtime().ledger
-    for _ in range(CONFLICT_RETRIES):
-        state = load_state(batch[0].incident_id)
+
+    def attempt(state: IncidentState) -> list[tuple[Recorded, bool]]:
         check_all(state, batch)
+        return ledger.write_many(batch, state.version)
+
+    return _retrying_conflicts(batch[0].incident_id, f"{len(batch)} events", attempt)
+
+
+def _retrying_conflicts(incident_id: str, what: str, attempt: Callable[[IncidentState], T]) -> T:
+    """``attempt`` on the latest state, again while another writer gets in first."""
+    for _ in range(CONFLICT_RETRIES):
         try:
-            return ledger.write_many(batch, state.version)
+            return attempt(load_state(incident_id))
         except LedgerConflictError:
             continue
-    raise LedgerConflictError(
-        f"{batch[0].incident_id}: could not record {len(batch)} events after {CONFLICT_RETRIES} conflicting writes"
-    )
+    raise LedgerConflictError(f"{incident_id}: could not record {what} after {CONFLICT_RETRIES} conflicting writes")
 
 
 def once(key: str, effect: Callable[[], T], fact: Callable[[T], Event]) -> Recorded:
