@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from integrations.sandbox.server import Sandboxes
 
@@ -31,6 +32,19 @@ def requests_seen(sandboxes: Sandboxes, base_url: str | None) -> list[dict[str, 
     answer = httpx.get(f"{base_url}/_sandbox/requests", verify=sandboxes.tls.client_context())
     seen: list[dict[str, Any]] = answer.json()
     return seen
+
+
+def shared_payload(name: str) -> bytes:
+    """A real webhook body from ``shared_dir()/payloads``. Absent: the test is skipped with the reason,
+    except under ``CI=true``, where it fails (CI must run it)."""
+    path = shared_dir() / "payloads" / name
+    if not path.is_file():
+        message = (f"{path} is absent: this test reads real webhook bodies; set WARROOM_SHARED_DIR to a "
+                   "folder holding payloads/ to run it")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: the payloads must be present)")
+        pytest.skip(message)
+    return path.read_bytes()
 
 
 def shared_dir() -> Path:

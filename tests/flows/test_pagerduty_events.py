@@ -15,13 +15,12 @@ import pytest
 
 from incident import events as ev
 from tasks.ledger import load_state
-from tests.helpers import shared_dir
+from tests.helpers import shared_payload
 from tests.warroom import test_intake
 from tests.warroom.test_intake import NOW, PD_SECRETS, Intake, am_alert, am_group
 
 intake = test_intake.intake  # the intake service's fixture, served over HTTP with a test clock
 
-PAYLOADS = shared_dir() / "payloads"
 DOCS_EXAMPLE = "pd_v3_docs_incident_priority_updated.json"
 
 
@@ -40,7 +39,7 @@ def send(intake: Intake, body: bytes) -> dict[str, Any]:
 def webhook(event_type: str, event_id: str, at: datetime, incident_key: str | None, pd_id: str = "PGR0VU2",
             **data: Any) -> bytes:
     """PagerDuty's documented example, about incident ``pd_id`` with ``incident_key``."""
-    body = json.loads((PAYLOADS / DOCS_EXAMPLE).read_bytes())
+    body = json.loads(shared_payload(DOCS_EXAMPLE))
     event = body["event"]
     event.update(id=event_id, event_type=event_type, occurred_at=at.isoformat().replace("+00:00", "Z"))
     event["data"].update(id=pd_id, incident_key=incident_key, **data)
@@ -142,7 +141,7 @@ def test_an_unknown_event_type_is_kept_in_the_inbox_and_ignored(intake: Intake, 
 
 
 def test_the_real_service_updated_body_is_ignored(intake: Intake) -> None:
-    body = (PAYLOADS / "pd_v3_docs_service_updated.json").read_bytes()
+    body = shared_payload("pd_v3_docs_service_updated.json")
     before = incidents(intake)
     answer = send(intake, body)
     assert answer["action"] == "ignored" and "service.updated" in answer["reason"]
@@ -169,7 +168,7 @@ def test_an_event_for_an_incident_warroom_did_not_page_is_ignored_with_the_reaso
     assert alert["action"] == "watching"
     before = incidents(intake)
 
-    real = (PAYLOADS / DOCS_EXAMPLE).read_bytes()  # PagerDuty's example: incident_key d3640fbd...
+    real = shared_payload(DOCS_EXAMPLE)  # PagerDuty's example: incident_key d3640fbd...
     cases = [
         (real, "PagerDuty incident PGR0VU2 (incident_key 'd3640fbd41094207a1c11e58e46b1662') is not one warroom paged"),
         (webhook("incident.acknowledged", "01W", NOW, alert["incident"], "PWATCH"), "is not one warroom paged"),

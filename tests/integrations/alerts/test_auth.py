@@ -1,5 +1,5 @@
 """integrations.alerts.auth: bearer tokens, Grafana's HMAC (with and without its timestamp), PagerDuty
-V3 signatures (the real vector from ../shared/payloads, rotated secrets) and header redaction.
+V3 signatures (the real vector from the shared payloads, rotated secrets) and header redaction.
 
 Every refusal is also checked for leaks: the message must hold neither a configured secret nor what
 was received.
@@ -24,9 +24,7 @@ from integrations.alerts.auth import (
     check_pagerduty_signature,
     redact_headers,
 )
-from tests.helpers import shared_dir
-
-PAYLOADS = shared_dir() / "payloads"
+from tests.helpers import shared_payload
 
 
 def refused(call: Callable[[], None], *secrets_and_received: str) -> AuthError:
@@ -94,7 +92,7 @@ TS = int(NOW.timestamp())  # 1714564800
 
 
 def grafana_body() -> bytes:
-    return (PAYLOADS / "grafana_bougou_firing_values.json").read_bytes()
+    return shared_payload("grafana_bougou_firing_values.json")
 
 
 def grafana_sign(body: bytes, timestamp: int | str | None = None, secret: str = SECRET) -> str:
@@ -222,8 +220,8 @@ def test_grafana_needs_an_aware_now() -> None:
 
 
 def pagerduty_vector() -> tuple[dict[str, str], bytes]:
-    vector = json.loads((PAYLOADS / "pd_v3_signature_vector.json").read_text())
-    return vector, (PAYLOADS / vector["body_file"]).read_bytes()
+    vector = json.loads(shared_payload("pd_v3_signature_vector.json"))
+    return vector, shared_payload(vector["body_file"])
 
 
 def pd_sign(body: bytes, secret: str) -> str:

@@ -1,4 +1,4 @@
-"""integrations.alerts.parse: real vendor bodies from ../shared/payloads (see its SOURCES.md), and
+"""integrations.alerts.parse: real vendor bodies from the shared payloads (WARROOM_SHARED_DIR; see its SOURCES.md), and
 the refusals, each with the field it names.
 
 Fingerprints of bodies without one are checked against ``fingerprint_of_labels`` of the labels
@@ -28,16 +28,13 @@ from integrations.alerts.parse import (
     parse,
     parse_pagerduty_event,
 )
-from tests.helpers import shared_dir
+from tests.helpers import shared_payload
 
-PAYLOADS = shared_dir() / "payloads"
 JSON = "application/json"
 
 
 def payload(name: str) -> bytes:
-    path = PAYLOADS / name
-    assert path.is_file(), f"{path} is missing: the tests read the real payloads from ../shared/payloads"
-    return path.read_bytes()
+    return shared_payload(name)
 
 
 def parse_file(source: str, name: str) -> Parsed:
@@ -460,14 +457,14 @@ def test_pagerduty_event_a_note_names_only_the_incident_it_is_on() -> None:
 @pytest.mark.parametrize(
     ("body", "event_type"),
     [
-        (payload("pd_v3_docs_service_updated.json"), "service.updated"),
+        ("pd_v3_docs_service_updated.json", "service.updated"),
         (json.dumps({"event": {"event_type": "pagey.ping", "resource_type": "pagey", "data": {}}}).encode(),
          "pagey.ping"),
         (json.dumps(pd_event("incident.foo", incident_key="INC-1")).encode(), "incident.foo"),
     ],
 )
-def test_pagerduty_event_types_pagerduty_does_not_document_are_not_known(body: bytes, event_type: str) -> None:
-    event = parse_pagerduty_event(body, JSON)
+def test_pagerduty_event_types_pagerduty_does_not_document_are_not_known(body: bytes | str, event_type: str) -> None:
+    event = parse_pagerduty_event(payload(body) if isinstance(body, str) else body, JSON)
     assert event.event_type == event_type and not event.known
 
 
