@@ -1,19 +1,16 @@
-"""Declare: record the declaration, page, open the ticket, write the document, fill the roles."""
+"""Declare: record the declaration, page, open the ticket, write the document. The roles are the
+incident commander's first decision, on their desk."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
-
 from prefect import flow, get_run_logger
 
-from flows.ask import ask_for_event, handles, plain
-from flows.forms import NO_ONE, roles_form
 from incident import events as ev
 from incident.errors import IntegrationError, WarroomError
 from incident.models import Phase, Role
 from incident.rotation import Holding, suggest_roles
-from incident.state import IncidentState, fold
+from incident.state import fold
 from tasks.document import publish_document
 from tasks.ledger import envelope, load_state, record_event
 from tasks.paging import page_oncall
@@ -95,55 +92,3 @@ def declare(
     if ticket:
         transition_ticket(ticket[0], IN_PROGRESS)
     publish_document(incident_id)
-    if state.phase is Phase.DECLARED:
-        assign_roles(incident_id, oncall)
-        record_event(ev.PhaseChanged(**envelope(incident_id, f"{incident_id}:phase:stabilising"),
-                                     to=Phase.STABILISING))
-        publish_document(incident_id)
-
-
-def assign_roles(incident_id: str, oncall: str | None) -> None:
-    """The role form: pre-filled with the on-call and the rotation's suggestions, with reasons."""
-    rt = current_runtime()
-    roster = rt.config.roster
-    suggestions = suggest_roles(
-        roster, role_history(rt.config.policy.rotation_window_days), rt.clock(),
-        rt.config.policy.rotation_window_days, oncall=oncall,
-    )
-    eligible = {role: roster.eligible(role) for role in Role}
-    ic_default = oncall if oncall in eligible[Role.INCIDENT_COMMANDER] else suggestions[
-        Role.INCIDENT_COMMANDER].person
-    question = "\n".join(
-        [
-            "Take the roles. A role left as '(the incident commander)' stays with the IC.",
-            f"On call now (PagerDuty): **{oncall or 'unknown'}**.",
-            "Suggestions, to rotate people through the roles:",
-            *[f"- {role.label}: {s.reason}" for role, s in suggestions.items()],
-        ]
-    )
-    prefill: dict[str, Any] = {
-        role.value: s.person for role, s in suggestions.items()
-        if s.person and role is not Role.INCIDENT_COMMANDER
-    }
-    commander = load_state(incident_id).commander or ""
-
-    def only_the_ic(answer: Any, state: IncidentState) -> str | None:
-        if plain(answer.your_handle) != state.commander:
-            return f"{plain(answer.your_handle)} is not the incident commander ({state.commander} is)"
-        return None
-
-    answer, _ = ask_for_event(
-        incident_id, roles_form(handles(), eligible), only_the_ic, question=question,
-        key=f"{incident_id}:roles", timeout=rt.config.policy.approvals.roles,
-        incident_commander=ic_default, your_handle=commander, **prefill,
-    )
-    # the leads first, named by the IC in command now; then, if it changes, the IC
-    for role in (Role.OPERATIONS_LEAD, Role.COMMUNICATIONS_LEAD, Role.PLANNING_LEAD):
-        person = plain(getattr(answer, role.value))
-        if person != NO_ONE:
-            record_event(ev.RoleAssigned(**envelope(incident_id, f"{incident_id}:role:{role.value}",
-                                                    commander), role=role, person=person))
-    new_ic = plain(answer.incident_commander)
-    if new_ic != commander:
-        record_event(ev.RoleAssigned(**envelope(incident_id, f"{incident_id}:role:incident_commander",
-                                                commander), role=Role.INCIDENT_COMMANDER, person=new_ic))

@@ -71,6 +71,35 @@ def mitigation_form(handles: list[str], mitigations: list[str]) -> type[RunInput
     )
 
 
+NOBODY = "(nobody)"
+
+
+def command_form(handles: list[str], actions: list[str]) -> type[RunInput]:
+    """The incident commander's desk: one action per answer, the note saying why (or the summary)."""
+    return _form(
+        "CommandForm",
+        {
+            "action": (_choice("CommandAction", actions), Field(title="What you decide")),
+            "note": (str, Field("", title="Note",
+                                description="Why (a checkpoint), the reason, the briefing or the summary")),
+            "offer_to": (_choice("OfferTo", [NOBODY, *handles]),
+                         Field(NOBODY, title="Offer command to", description="Only to offer command")),
+            "your_handle": (_choice("Person", handles), Field(title="You, the incident commander")),
+        },
+    )
+
+
+def planning_form(handles: list[str], actions: list[str]) -> type[RunInput]:
+    return _form(
+        "PlanningForm",
+        {
+            "action": (_choice("PlanningAction", actions), Field(title="What you do")),
+            "note": (str, Field("", title="Note", description="The bug's summary, or why it stays open")),
+            "your_handle": (_choice("Person", handles), Field(title="You, the planning lead")),
+        },
+    )
+
+
 def checkpoint_form(handles: list[str]) -> type[RunInput]:
     return _form(
         "CheckpointForm",

@@ -1,38 +1,16 @@
-"""One incident from declaration to close: each phase's flow in turn, as the ledger says where it is.
+"""One incident's start: the declaration's effects, then every role's desk (DESIGN §5).
 
-The phase comes from the ledger, so a rerun from the top (after a crash, or a resume after
-``suspend_flow_run``) goes straight to where the incident is and does nothing twice.
+The run ends there: nothing waits in a process. From then on the incident moves on the facts in the
+ledger, each desk answer handled by the dispatcher (``flows.desks``). A rerun (after a crash, or when
+``warroom up`` starts again) does nothing twice and shows each desk its form again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from prefect import flow
 
-from flows.close import close
 from flows.declare import declare
-from flows.evidence import preserve_evidence
-from flows.restore import restore
-from flows.revert import revert_divergences
-from flows.stabilise import stabilise
-from incident.models import Phase
-from tasks.ledger import load_state
-
-
-def revert_or_close(incident_id: str) -> None:
-    if load_state(incident_id).open_divergences:
-        revert_divergences(incident_id)
-    else:
-        close(incident_id)
-
-
-PHASE_FLOWS: dict[Phase, Callable[[str], object]] = {
-    Phase.STABILISING: stabilise,
-    Phase.RESTORING: restore,
-    Phase.PRESERVING_EVIDENCE: preserve_evidence,
-    Phase.REVERTING: revert_or_close,
-}
+from flows.desks import advance
 
 
 @flow(name="incident-lifecycle")
@@ -46,7 +24,5 @@ def incident_lifecycle(
     drill: bool = False,
 ) -> str:
     declare(incident_id, title, service, severity, reasons, declared_by, drill)
-    while (phase := load_state(incident_id).phase) is not Phase.CLOSED:
-        PHASE_FLOWS[phase](incident_id)
-    close(incident_id)  # finishes what follows a close, if a crash interrupted it
+    advance(incident_id)
     return incident_id

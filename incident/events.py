@@ -296,6 +296,20 @@ class PagerEventReceived(Event):
         return f"pager: {self.event_type}{by}"
 
 
+class AnswerNoted(Event):
+    """An answer on a desk that changes nothing else (say "no change" to the mitigation form), or one
+    the core refused: who tried what, and why it was not recorded."""
+
+    kind: Literal["answer_noted"] = "answer_noted"
+    desk: str = Field(min_length=1)  # the role whose desk it was, e.g. operations_lead
+    text: str = Field(min_length=1)
+    refused: bool = False
+
+    def describe(self) -> str:
+        where = self.desk.replace("_", " ")
+        return f"not recorded ({where} desk): {self.text}" if self.refused else f"{where}: {self.text}"
+
+
 class PhaseChanged(Event):
     kind: Literal["phase_changed"] = "phase_changed"
     to: Phase
@@ -335,6 +349,7 @@ AnyEvent = Annotated[
     | HandoffLapsed
     | CheckpointAnswered
     | AlertResolved
+    | AnswerNoted
     | PhaseChanged
     | Reopened
     | PagerEventReceived

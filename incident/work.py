@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident.events import MAX_KEY, bounded_key
 
-WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox"]
+WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox", "advance"]
 
 # bounded backoff: 1 s, 2 s, 4 s ... never more than a minute between tries; work is never dropped
 FIRST_RETRY = timedelta(seconds=1)
@@ -78,6 +78,13 @@ def form_timeout(incident_id: str, key: str, round_: int, due_at: datetime, reas
     the process that asked is gone."""
     return Work(key=f"{key}:timeout:{round_}", incident_id=incident_id, kind="form_timeout", due_at=due_at,
                 params={"question": key, "round": round_, "reason": reason})
+
+
+def advance(incident_id: str, due_at: datetime) -> Work:
+    """Look at the incident again at ``due_at`` (the next status update or checkpoint is due then):
+    an overdue update is asked for on the communications desk at once."""
+    return Work(key=f"{incident_id}:cadence:{due_at:%Y%m%dT%H%M%S}", incident_id=incident_id, kind="advance",
+                due_at=due_at, params={})
 
 
 def retry_inbox(inbox_id: int, now: datetime) -> Work:

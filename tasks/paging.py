@@ -59,14 +59,15 @@ def request_responders(incident_id: str, key: str, handles: Sequence[str], reaso
 
 
 @task(name="post_status_update")
-def post_status_update(incident_id: str, key: str, message: str) -> Recorded:
-    """The communications lead's update: PagerDuty status update and a comment on the Jira ticket."""
+def post_status_update(incident_id: str, key: str, message: str, author: str | None = None) -> Recorded:
+    """The communications lead's update: PagerDuty status update and a comment on the Jira ticket,
+    attributed to whoever wrote it (else to the communications lead)."""
     rt = current_runtime()
     state = load_state(incident_id)
-    actor = state.holder(Role.COMMUNICATIONS_LEAD) or ACTOR
+    actor = author or state.holder(Role.COMMUNICATIONS_LEAD) or ACTOR
 
     def post() -> None:
-        rt.pager.post_status_update(incident_id, message)
+        rt.pager.post_status_update(incident_id, f"{message} ({actor})" if author else message)
         if state.ticket:
             rt.tracker.comment(state.ticket[0], f"Status update from {actor}: {message}")
 

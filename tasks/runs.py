@@ -1,4 +1,4 @@
-"""Starting deployment runs (the lifecycle, a handoff) once per key, now or at a given time."""
+"""Starting deployment runs (the lifecycle) once per key, now or at a given time."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 
 LIFECYCLE = "lifecycle/lifecycle"
-HANDOFF = "handoff-command/handoff"
 
 
 def start_run(deployment: str, parameters: dict[str, Any], key: str | None = None,

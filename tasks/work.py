@@ -11,6 +11,7 @@ row at once; the page itself is also deduplicated by PagerDuty (dedup key) and t
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -29,7 +30,7 @@ log = logging.getLogger("warroom.dispatcher")
 # take up to 30 s) may meet a second try of the same work: PagerDuty's dedup key, Prefect's idempotency
 # key and the ledger's unique keys make that second try change nothing.
 LEASE = timedelta(seconds=15)
-IDLE_WAIT_S = 1.0
+IDLE_WAIT_S = 0.5
 BATCH = 20
 
 
@@ -48,9 +49,12 @@ class Dispatcher:
     by the entry point, so that this module imports no flows. A handler returns the outcome in words,
     or raises to be retried."""
 
-    def __init__(self, runtime: Runtime, handlers: Mapping[str, Handler], at_once: Runtime | None = None) -> None:
-        """``at_once``: the runtime :meth:`drive` uses while a sender waits (a pager that tries once)."""
+    def __init__(self, runtime: Runtime, handlers: Mapping[str, Handler], at_once: Runtime | None = None,
+                 poll: Callable[[], int] | None = None) -> None:
+        """``at_once``: the runtime :meth:`drive` uses while a sender waits (a pager that tries once).
+        ``poll``: called each round of the loop (the desks' answers); returns how many it handled."""
         self.runtime = runtime
+        self._poll = poll
         self._at_once = at_once or runtime
         self._handlers = {"page": self._page, **handlers}
         self._wake = threading.Event()
@@ -95,6 +99,17 @@ class Dispatcher:
         """Claim and carry out up to ``limit`` due rows; returns how many were done."""
         return self._run(self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=limit))
 
+    def poll(self) -> int:
+        """What the entry point asked to look at each round (the desks' answers); how many it handled."""
+        if self._poll is None:
+            return 0
+        with use_runtime(self.runtime):
+            return self._poll()
+
+    def round(self) -> int:
+        """One round of the loop: due work, then answers; how many things were done."""
+        return self.run_due() + self.poll()
+
     def drive(self, incident_id: str, kinds: tuple[str, ...] = ("page",)) -> int:
         """Carry out an incident's pending work of ``kinds`` now, due or not (a fresh decision's page,
         a redelivery re-driving what is unfinished); the rest is left to the loop, woken at once.
@@ -107,11 +122,11 @@ class Dispatcher:
     # -- the loop -------------------------------------------------------------------------------
 
     def serve(self) -> None:
-        """Carry out due work until :meth:`stop`; sleeps on an event between rounds (woken early by
+        """Carry out due work and answers until :meth:`stop`; sleeps on an event between rounds (woken early by
         :meth:`drive`), so an idle loop costs nothing."""
         while not self._stop.is_set():
             try:
-                busy = self.run_due() > 0
+                busy = self.round() > 0
             except Exception as exc:  # the ledger itself failing: say so, keep going
                 log.error("dispatcher: %s", describe_failure(exc))
                 busy = False
@@ -120,7 +135,10 @@ class Dispatcher:
                 self._wake.clear()
 
     def start(self) -> Dispatcher:
-        self._thread = threading.Thread(target=self.serve, name="warroom-dispatcher", daemon=True)
+        # the loop sees this thread's context (Prefect's settings live in context variables)
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self.serve,), name="warroom-dispatcher",
+                                        daemon=True)
         self._thread.start()
         return self
 

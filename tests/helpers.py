@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,3 +54,15 @@ def shared_dir() -> Path:
     the folder beside the repository."""
     configured = os.environ.get("WARROOM_SHARED_DIR")
     return Path(configured) if configured else CONFIGS.parents[1] / "shared"
+
+
+def wait_for(what: str, predicate: Callable[[], Any], within_s: float = 90.0) -> Any:
+    """Poll ``predicate`` until it is truthy (other threads or processes are working); fail with
+    ``what`` after ``within_s``. It waits for work to finish, never for time to pass."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {within_s} s: {what}")

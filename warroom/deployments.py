@@ -1,5 +1,5 @@
-"""The deployments' entry flows (prefect.yaml): each builds the runtime from the settings, once, and
-runs the lifecycle or a handoff in it. They are what a worker or ``warroom up``'s runner starts."""
+"""The deployment's entry flow (prefect.yaml): it builds the runtime from the settings, once, and
+starts the incident in it. It is what a worker or ``warroom up``'s runner starts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from contextlib import contextmanager
 
 from prefect import flow
 
-from flows.handoff import Outcome
-from flows.handoff import handoff as handoff_flow
 from flows.lifecycle import incident_lifecycle
 from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime
@@ -40,10 +38,4 @@ def lifecycle(
 ) -> str:
     with from_settings():
         return incident_lifecycle.fn(incident_id, title, service, severity, reasons, declared_by, drill)
-
-
-@flow(name="handoff-command")
-def handoff(incident_id: str, to: str) -> Outcome:
-    with from_settings():
-        return handoff_flow.fn(incident_id, to)
 

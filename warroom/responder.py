@@ -20,7 +20,7 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
 
-from incident.models import Role
+from incident.models import Phase, Role
 from incident.state import IncidentState
 from tasks.ledger import load_state
 
@@ -49,36 +49,42 @@ Answer = Callable[[Form, IncidentState], dict[str, Any] | None]
 
 
 def scripted_answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
-    """What a calm, competent team answers to each form."""
+    """What a calm, competent team answers on each desk, and when; None leaves the desk waiting."""
     ic = state.commander
     match form.name:
         case "RolesForm":
             leads = ("operations_lead", "communications_lead", "planning_lead")
             return {"your_handle": ic, "incident_commander": form.default("incident_commander"),
                     **{r: form.default(r) for r in leads}}
-        case "MitigationForm":
-            return {"mitigation": form.choices("mitigation")[0],
-                    "approved_by": state.holder(Role.OPERATIONS_LEAD)}
-        case "CheckpointForm":
-            return {"bleeding_stopped": True, "decision": "continue", "your_handle": ic,
-                    "why": "error rate back to normal after the mitigation"}
-        case "RestoreForm":
-            return {"restored": True, "your_handle": ic}
-        case "WaiveEvidenceForm":
-            return {"reason": "nothing beyond the timeline to keep", "your_handle": ic}
-        case "RevertForm":
-            return {"action": "revert", "your_handle": state.holder(Role.PLANNING_LEAD)}
-        case "CloseForm":
-            return {"summary": "Mitigated by the runbook, service restored, evidence kept, changes reverted.",
-                    "your_handle": ic}
-        case "StatusUpdateForm":
+        case "MitigationForm" if not state.divergences:
+            return {"mitigation": form.choices("mitigation")[0], "approved_by": state.holder(Role.OPERATIONS_LEAD)}
+        case "CommandForm":
+            return command_answer(form, state)
+        case "PlanningForm":
+            reverts = [c for c in form.choices("action") if c.startswith("revert ")]
+            return {"action": reverts[0], "your_handle": state.holder(Role.PLANNING_LEAD)} if reverts else None
+        case "StatusUpdateForm" if "overdue" in form.description.split("---")[0]:
             return {"message": "Still working on it; next update at the usual cadence.",
                     "your_handle": state.holder(Role.COMMUNICATIONS_LEAD)}
-        case "HandoffBriefingForm":
-            return {"briefing": "Mitigation applied, watching error rates.", "your_handle": ic}
         case "HandoffAcceptForm":
             return {"accept": True, "your_handle": form.default("your_handle")}
     return None
+
+
+def command_answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
+    choices = form.choices("action")
+
+    def pick(prefix: str, note: str) -> dict[str, Any] | None:
+        chosen = next((c for c in choices if c.startswith(prefix)), None)
+        return None if chosen is None else {"action": chosen, "note": note, "your_handle": state.commander}
+
+    if state.phase is Phase.STABILISING:
+        return pick("checkpoint: the bleeding has stopped", "error rate back to normal after the mitigation") \
+            if state.divergences else None
+    return (pick("service is restored", "")
+            or pick("waive evidence", "nothing beyond the timeline to keep")
+            or pick("close the incident", "Mitigated by the runbook, service restored, evidence kept, "
+                                          "changes reverted."))
 
 
 @dataclass

@@ -14,17 +14,14 @@ import uvicorn
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
-from warroom.deployments import handoff, lifecycle
+from warroom.deployments import lifecycle
 
-RUN_LIMIT = 20
+RUN_LIMIT = 20  # a lifecycle run ends once the desks are shown: this bounds only starts at once
 
 
 def deployments() -> list[RunnerDeployment]:
-    """The lifecycle and handoff deployments, named as in prefect.yaml."""
-    return [
-        cast(RunnerDeployment, entry.to_deployment(name=name, tags=["warroom"]))
-        for entry, name in ((lifecycle, "lifecycle"), (handoff, "handoff"))
-    ]
+    """The lifecycle deployment, named as in prefect.yaml."""
+    return [cast(RunnerDeployment, lifecycle.to_deployment(name="lifecycle", tags=["warroom"]))]
 
 
 def serve_deployments() -> None:

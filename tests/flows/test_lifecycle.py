@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flows.lifecycle import incident_lifecycle
 from incident import events as ev
 from incident.document import artifact_key
@@ -9,19 +11,26 @@ from incident.models import Phase, Role
 from integrations.sandbox.server import Sandboxes
 from tasks.ledger import load_state
 from tasks.runtime import Runtime
-from tests.helpers import requests_seen
+from tests.helpers import requests_seen, wait_for
+from warroom.intake import make_dispatcher
 from warroom.responder import Responder
 
 
 def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sandboxes) -> None:
     incident_id = "INC-LIFE-1"
-    with Responder(say=lambda _: None) as responder:
-        incident_lifecycle(incident_id, "Checkout returns 500s", "checkout", "SEV2",
-                           ["customers can see it"], "alice")
+    dispatcher = make_dispatcher(runtime).start()
+    try:
+        with Responder(say=lambda line: print(f"{time.monotonic():.1f} {line[:100]}")) as responder:
+            incident_lifecycle(incident_id, "Checkout returns 500s", "checkout", "SEV2",
+                               ["customers can see it"], "alice")
+            wait_for("the incident closes", lambda: load_state(incident_id).phase is Phase.CLOSED
+                     and "postmortem" in load_state(incident_id).followups)
+    finally:
+        dispatcher.stop()
     assert responder.errors == []
     answered = [form.name for form, _ in responder.answered]
-    assert answered == ["RolesForm", "MitigationForm", "CheckpointForm", "RestoreForm", "RevertForm",
-                        "CloseForm"]
+    assert answered == ["RolesForm", "MitigationForm", "CommandForm", "CommandForm", "PlanningForm",
+                        "CommandForm"]
 
     records = runtime.ledger.stream(incident_id)
     assert [r.seq for r in records] == list(range(1, len(records) + 1))
