@@ -1,4 +1,7 @@
-"""Who may decide what, and what happens when nobody answers: forms refused, timeouts, handoffs."""
+"""Who may decide what, on which desk, and what happens when nobody answers: answers refused with their
+reason, desks in parallel, timeouts, handoffs, the cadence. Each answer goes through the Prefect
+server's Resume endpoint (validated against the form, as the UI's form is), and the dispatcher handles
+it here, in the test's thread, one round at a time."""
 
 from __future__ import annotations
 
@@ -6,189 +9,203 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flows.declare import declare
-from flows.handoff import handoff
-from flows.stabilise import stabilise
+import pytest
+from prefect.exceptions import PrefectHTTPStatusError
+from prefect.flow_runs import resume_flow_run
+from prefect.input.actions import read_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
+
+from flows.desks import MORE, OFFER, STOPPED
+from flows.lifecycle import incident_lifecycle
 from incident import events as ev
 from incident.models import Phase, Role
-from incident.state import IncidentState
 from integrations.sandbox.server import Sandboxes
+from tasks import desks
 from tasks.ledger import load_state
-from tasks.runtime import Runtime, current_runtime
+from tasks.runtime import Runtime
+from tasks.work import Dispatcher
 from tests.helpers import Clock, requests_seen
-from warroom.responder import Form, Responder, scripted_answer
+from warroom.intake import make_dispatcher
 
 
-def quiet(_: str) -> None:
-    return None
+def start(incident_id: str, runtime: Runtime, service: str = "search") -> Dispatcher:
+    incident_lifecycle(incident_id, "Search is slow", service, "SEV2", ["customers can see it"], "erin")
+    return make_dispatcher(runtime)
 
 
-def declared(incident_id: str, answer: Callable[[Form, IncidentState], Any] = scripted_answer) -> Responder:
-    with Responder(answer=answer, say=quiet) as responder:
-        declare(incident_id, "Search is slow", "search", "SEV2", ["customers can see it"], "erin")
-    return responder
+def desk_of(incident_id: str, role: str) -> desks.Desk:
+    return next(d for d in desks.desks(incident_id) if d.desk == role)
 
 
-def pagerduty_requests(sandboxes: Sandboxes) -> list[dict[str, Any]]:
-    return requests_seen(sandboxes, sandboxes.pagerduty_url)
+def form_text(d: desks.Desk) -> str:
+    return str(read_flow_run_input(keyset_from_base_key(f"paused-{d.pause_key}")["description"], d.run_id))
 
 
-def jira_requests(sandboxes: Sandboxes) -> list[dict[str, Any]]:
-    return requests_seen(sandboxes, sandboxes.jira_url)
+def answer(dispatcher: Dispatcher, incident_id: str, role: str, values: dict[str, Any]) -> None:
+    """Answer the desk's form as the UI does, and let the dispatcher handle it."""
+    resume_flow_run(desk_of(incident_id, role).run_id, run_input=values)
+    assert dispatcher.poll() == 1
 
 
-def test_a_mitigation_approved_by_someone_else_is_refused_and_asked_again(runtime: Runtime) -> None:
-    incident_id = "INC-DEC-MIT"
-    declared(incident_id)
-    ops = load_state(incident_id).holder(Role.OPERATIONS_LEAD)
-    intruder = next(h for h in runtime.config.roster.people if h != ops)
+def take_roles(dispatcher: Dispatcher, incident_id: str) -> None:
+    ic = load_state(incident_id).commander
+    answer(dispatcher, incident_id, "incident_commander", {
+        "your_handle": ic, "incident_commander": ic, "operations_lead": "dan", "communications_lead": "frank",
+        "planning_lead": "grace"})
 
-    def answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
-        if form.name == "MitigationForm" and "Not recorded" not in form.description:
-            return {"mitigation": form.choices("mitigation")[0], "approved_by": intruder}
-        return scripted_answer(form, state)
 
-    with Responder(answer=answer, say=quiet) as responder:
-        stabilise(incident_id)
-    forms = [f for f, _ in responder.answered if f.name == "MitigationForm"]
-    assert len(forms) == 2
-    assert f"it was approved by {intruder}, but the operations lead is {ops}" in forms[1].description
+def test_every_role_has_a_desk_and_they_work_in_parallel(runtime: Runtime, sandboxes: Sandboxes) -> None:
+    incident_id = "INC-DEC-PARALLEL"
+    dispatcher = start(incident_id, runtime)
+    assert [d.desk for d in desks.desks(incident_id)] == ["incident_commander"]  # the roles come first
+    take_roles(dispatcher, incident_id)
+    open_desks = {d.desk: d for d in desks.desks(incident_id)}
+    assert set(open_desks) == {"incident_commander", "operations_lead", "communications_lead", "planning_lead"}
+    ops = open_desks["operations_lead"]
+    assert ops.person == "dan" and ops.name == f"{incident_id} · operations lead · dan" and ops.paused
+
+    # while the mitigation form waits, the comms lead posts an update and the planning lead files a bug
+    answer(dispatcher, incident_id, "communications_lead", {"message": "Search is slow; we are on it.",
+                                                            "your_handle": "frank"})
+    answer(dispatcher, incident_id, "planning_lead", {"action": "file a follow-up bug (the note is its summary)",
+                                                      "note": "search timeouts are not alerted on",
+                                                      "your_handle": "grace"})
     stream = runtime.ledger.stream(incident_id)
-    mitigations = [r.event for r in stream if isinstance(r.event, ev.MitigationApplied)]
-    assert [m.approved_by for m in mitigations] == [ops]
-    assert load_state(incident_id).phase is Phase.RESTORING
+    updates = [r.event for r in stream if isinstance(r.event, ev.StatusUpdatePosted)]
+    assert [(u.actor, u.message) for u in updates] == [("frank", "Search is slow; we are on it.")]
+    bugs = [r.event for r in stream if isinstance(r.event, ev.FollowUpFiled) and r.event.followup.kind == "bug"]
+    assert len(bugs) == 1 and bugs[0].followup.summary == "search timeouts are not alerted on"
+    assert desk_of(incident_id, "operations_lead").pause_key != ops.pause_key  # refreshed with the news
+    assert "Search is slow; we are on it." in form_text(desk_of(incident_id, "operations_lead"))
+    assert dispatcher.poll() == 0  # nothing answered twice
+    assert load_state(incident_id).phase is Phase.STABILISING
+    pd = requests_seen(sandboxes, sandboxes.pagerduty_url)
+    assert any(r["path"].endswith("/status_updates") and "(frank)" in str(r["body"]) for r in pd)
 
 
-def test_an_answer_that_breaks_the_form_schema_is_refused_and_the_run_stays_paused(runtime: Runtime) -> None:
-    tries: list[str] = []
+def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_timeline(runtime: Runtime) -> None:
+    incident_id = "INC-DEC-MIT"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    answer(dispatcher, incident_id, "operations_lead", {"mitigation": "rollback-index", "approved_by": "erin"})
+    ops = desk_of(incident_id, "operations_lead")
+    assert ops.paused and ops.message.startswith("Not recorded: ")
+    assert "erin is not the operations lead (dan is)" in ops.message
+    assert form_text(ops).startswith("> **Not recorded:**")
+    assert "Not recorded" not in form_text(desk_of(incident_id, "communications_lead"))  # not on other desks
+    refused = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.AnswerNoted)]
+    assert [(r.actor, r.refused) for r in refused] == [("erin", True)]
+    assert not load_state(incident_id).divergences
 
-    def answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
-        good = scripted_answer(form, state)
-        if form.name == "RolesForm" and not tries:
-            tries.append("bad")
-            return {**(good or {}), "operations_lead": "mallory"}  # not on the roster
-        return good
-
-    responder = declared("INC-DEC-SCHEMA", answer)
-    assert len(responder.refused) == 1
-    form, bad, why = responder.refused[0]
-    assert form.name == "RolesForm" and bad["operations_lead"] == "mallory"
-    assert "mallory" in why or "validation" in why.lower()
-    answered = [f for f, _ in responder.answered if f.name == "RolesForm"]
-    assert [(f.flow_run_id, f.pause_key) for f in answered] == [(form.flow_run_id, form.pause_key)]
-    assert load_state("INC-DEC-SCHEMA").holder(Role.OPERATIONS_LEAD) != "mallory"
-
-
-def test_a_pause_timeout_pages_extra_responders_and_asks_again(
-    make_runtime: Callable[[int], Runtime], sandboxes: Sandboxes
-) -> None:
-    runtime = make_runtime(1)
-    incident_id = "INC-DEC-TIMEOUT"
-    seen: list[str] = []
-
-    def answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
-        seen.append(form.name)
-        if form.name == "RolesForm" and seen.count("RolesForm") == 1:
-            return None  # nobody answers the first time
-        return scripted_answer(form, state)
-
-    declared(incident_id, answer)
-    escalations = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
-    assert escalations, "the timeout was escalated"
-    first = escalations[0]
-    assert first.idempotency_key == f"{incident_id}:roles:escalation:1"
-    assert first.responders == runtime.config.policy.escalation.extra_responders
-    assert "no answer from the incident commander" in first.reason
-    assert load_state(incident_id).phase is Phase.STABILISING  # asked again, answered, went on
-    pd_incident = [r for r in pagerduty_requests(sandboxes)
-                   if r["method"] == "POST" and r["path"].endswith("/responder_requests")]
-    assert pd_incident, "a responder request reached PagerDuty"
-
-
-def test_a_handoff_is_refused_then_accepted_and_the_forms_follow_the_new_ic(
-    runtime: Runtime, sandboxes: Sandboxes
-) -> None:
-    incident_id = "INC-DEC-HANDOFF"
-    declared(incident_id)
-    outgoing = load_state(incident_id).commander
-    incoming = next(h for h in runtime.config.roster.eligible(Role.INCIDENT_COMMANDER) if h != outgoing)
-    accept = {"value": False}
-
-    def answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
-        if form.name == "HandoffAcceptForm":
-            return {"accept": accept["value"], "your_handle": incoming}
-        return scripted_answer(form, state)
-
-    with Responder(answer=answer, say=quiet):
-        assert handoff(incident_id, incoming) == "declined"
-        state = load_state(incident_id)
-        assert state.commander == outgoing and state.handoff is None
-        last = state.timeline[-1].text
-        assert last == f"handoff not taken (declined by {incoming}); command stays where it was"
-
-        accept["value"] = True
-        assert handoff(incident_id, incoming) == "accepted"
+    answer(dispatcher, incident_id, "operations_lead", {"mitigation": "rollback-index", "approved_by": "dan"})
     state = load_state(incident_id)
-    assert state.commander == incoming and state.commanders == [outgoing, incoming]
-    pd = pagerduty_requests(sandboxes)
-    notes = [r for r in pd if r["method"] == "POST" and r["path"].endswith("/notes")]
-    assert any(incoming in str(r["body"]) for r in notes)
-    assert any(r["method"] == "PUT" and "/incidents/" in r["path"] for r in pd)
-    jira = jira_requests(sandboxes)
-    assert state.ticket is not None
-    assert any(r["method"] == "PUT" and "acct-" + incoming in str(r["body"]) for r in jira)  # the assignee
-    assert any(r["method"] == "POST" and r["path"].endswith(f"{state.ticket[0]}/comment")
-               and f"{incoming} is now the incident commander" in str(r["body"]) for r in jira)
-
-    # the lifecycle's next form goes to the new IC
-    with Responder(answer=scripted_answer, say=quiet) as responder:
-        stabilise(incident_id)
-    checkpoint = next(f for f, _ in responder.answered if f.name == "CheckpointForm")
-    assert f"for the incident commander: **{incoming}**" in checkpoint.description
+    assert [d.approved_by for d in state.divergences.values()] == ["dan"]
+    assert desk_of(incident_id, "operations_lead").message == ""  # the refusal does not follow
 
 
-def test_a_handoff_nobody_accepts_lapses_and_command_stays(make_runtime: Callable[[int], Runtime]) -> None:
-    make_runtime(1)
-    incident_id = "INC-DEC-LAPSE"
-    declared(incident_id)
-    outgoing = load_state(incident_id).commander
+def test_an_answer_that_breaks_the_form_is_refused_by_the_server_and_the_desk_stays(runtime: Runtime) -> None:
+    incident_id = "INC-DEC-SCHEMA"
+    dispatcher = start(incident_id, runtime)
+    before = desk_of(incident_id, "incident_commander")
+    with pytest.raises((PrefectHTTPStatusError, RuntimeError, ValueError)) as refused:
+        resume_flow_run(before.run_id, run_input={"your_handle": "erin", "incident_commander": "erin",
+                                                  "operations_lead": "mallory"})
+    assert "mallory" in str(refused.value) or "valid" in str(refused.value).lower()
+    assert dispatcher.poll() == 0
+    after = desk_of(incident_id, "incident_commander")
+    assert after.paused and after.pause_key == before.pause_key
 
-    def answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
-        return None if form.name == "HandoffAcceptForm" else scripted_answer(form, state)
 
-    with Responder(answer=answer, say=quiet):
-        assert handoff(incident_id, "grace" if outgoing != "grace" else "carol") == "lapsed"
+def test_the_ic_declares_the_bleeding_stopped_and_the_incident_moves_on(runtime: Runtime) -> None:
+    incident_id = "INC-DEC-STOP"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    ic = load_state(incident_id).commander
+    answer(dispatcher, incident_id, "incident_commander", {"action": MORE, "note": "need the search team",
+                                                           "your_handle": ic})
+    answer(dispatcher, incident_id, "incident_commander", {"action": STOPPED, "note": "latency back to normal",
+                                                           "your_handle": ic})
     state = load_state(incident_id)
-    assert state.commander == outgoing
-    assert "did not accept within" in state.timeline[-1].text
+    assert state.phase is Phase.RESTORING and state.checkpoints == 1
+    assert state.escalations == 1
+    assert "operations_lead" in {d.desk for d in desks.desks(incident_id)}  # mitigations still possible
+    restore_form = form_text(desk_of(incident_id, "incident_commander"))
+    assert "Error rate of the affected service back under its SLO" in restore_form
+    assert "Every divergence reverted" not in restore_form.split("---")[0]  # checked at close, not here
 
 
-def test_at_the_cadence_the_comms_lead_is_asked_for_an_update_and_the_ic_to_checkpoint(
+def test_a_timed_out_desk_pages_extra_responders_then_is_answered(
     make_runtime: Callable[..., Runtime], sandboxes: Sandboxes
 ) -> None:
     clock = Clock(datetime.now(UTC))
-    make_runtime(30, clock=clock)
-    incident_id = "INC-DEC-CADENCE"
-    declared(incident_id)
-    clock.now += timedelta(hours=1)  # SEV2: an update every 30 minutes, a checkpoint every hour
-    with Responder(answer=scripted_answer, say=quiet) as responder:
-        stabilise(incident_id)
-    # both were due before the operations lead's mitigation form was shown
-    assert [f.name for f, _ in responder.answered] == ["StatusUpdateForm", "CheckpointForm", "MitigationForm"]
-    checkpoints = [r.event for r in runtime_stream(incident_id) if isinstance(r.event, ev.CheckpointAnswered)]
-    assert [c.idempotency_key.split(":")[2] for c in checkpoints] == ["due"]
-    asked = [f for f, _ in responder.answered if f.name == "StatusUpdateForm"]
-    assert len(asked) == 1
+    runtime = make_runtime(30, clock=clock)
+    incident_id = "INC-DEC-TIMEOUT"
+    dispatcher = start(incident_id, runtime)
+    clock.now += timedelta(seconds=31)
+    assert dispatcher.run_due() >= 1
+    escalations = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
+    assert [e.idempotency_key for e in escalations] == [f"{incident_id}:roles:escalation:1"]
+    assert escalations[0].responders == runtime.config.policy.escalation.extra_responders
+    assert "no answer from the incident commander" in escalations[0].reason
+    take_roles(dispatcher, incident_id)
+    clock.now += timedelta(seconds=31)
+    dispatcher.run_due()  # the roles' second round finds them answered; the mitigation's first escalates
+    keys = [r.event.idempotency_key for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
+    assert keys == [f"{incident_id}:roles:escalation:1", f"{incident_id}:mitigation:escalation:1"]
+    assert any(r["path"].endswith("/responder_requests") for r in requests_seen(sandboxes, sandboxes.pagerduty_url))
+
+
+def test_a_handoff_declined_then_accepted_moves_the_desks(runtime: Runtime, sandboxes: Sandboxes) -> None:
+    incident_id = "INC-DEC-HANDOFF"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    outgoing = load_state(incident_id).commander
+    incoming = next(h for h in runtime.config.roster.eligible(Role.INCIDENT_COMMANDER) if h != outgoing)
+    offer = {"action": OFFER, "note": "mitigation applied, watching", "offer_to": incoming, "your_handle": outgoing}
+    answer(dispatcher, incident_id, "incident_commander", offer)
+    assert desk_of(incident_id, "incoming_commander").person == incoming
+    answer(dispatcher, incident_id, "incoming_commander", {"accept": False, "your_handle": incoming})
     state = load_state(incident_id)
-    assert f"for the communications lead: **{state.holder(Role.COMMUNICATIONS_LEAD)}**" in asked[0].description
-    kinds = [r.event.kind for r in runtime_stream(incident_id)]
-    assert kinds.index("status_update_overdue") < kinds.index("status_update_posted")
-    assert "status update overdue since" in " ".join(t.text for t in state.timeline)
-    message = scripted_answer(asked[0], state)
-    assert message is not None
-    assert any(r["path"].endswith("/status_updates") and message["message"] in str(r["body"])
-               for r in pagerduty_requests(sandboxes))
+    assert state.commander == outgoing and state.handoff is None
+    assert "incoming_commander" not in {d.desk for d in desks.desks(incident_id)}
+
+    answer(dispatcher, incident_id, "incident_commander", offer)
+    answer(dispatcher, incident_id, "incoming_commander", {"accept": True, "your_handle": incoming})
+    state = load_state(incident_id)
+    assert state.commander == incoming and state.commanders == [outgoing, incoming]
+    assert desk_of(incident_id, "incident_commander").person == incoming
+    pd = requests_seen(sandboxes, sandboxes.pagerduty_url)
+    assert any(r["method"] == "POST" and r["path"].endswith("/notes") and incoming in str(r["body"]) for r in pd)
 
 
-def runtime_stream(incident_id: str) -> list[Any]:
-    return current_runtime().ledger.stream(incident_id)
+def test_a_handoff_nobody_accepts_lapses(make_runtime: Callable[..., Runtime]) -> None:
+    clock = Clock(datetime.now(UTC))
+    runtime = make_runtime(30, clock=clock)
+    incident_id = "INC-DEC-LAPSE"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    outgoing = load_state(incident_id).commander
+    answer(dispatcher, incident_id, "incident_commander", {"action": OFFER, "note": "over to you",
+                                                           "offer_to": "grace" if outgoing != "grace" else "carol",
+                                                           "your_handle": outgoing})
+    clock.now += timedelta(seconds=31)
+    dispatcher.run_due()
+    state = load_state(incident_id)
+    assert state.commander == outgoing and state.handoff is None
+    assert any("did not accept" in t.text or "no answer from the incoming" in t.text for t in state.timeline)
+
+
+def test_the_overdue_update_is_asked_at_once_on_the_comms_desk(make_runtime: Callable[..., Runtime]) -> None:
+    clock = Clock(datetime.now(UTC))
+    runtime = make_runtime(30, clock=clock)
+    incident_id = "INC-DEC-CADENCE"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    assert "overdue" not in form_text(desk_of(incident_id, "communications_lead")).split("---")[0]
+    clock.now += timedelta(minutes=31)  # SEV2: an update every 30 minutes
+    assert dispatcher.run_due() >= 1  # the cadence's timer
+    comms = desk_of(incident_id, "communications_lead")
+    assert "is overdue since" in form_text(comms).split("---")[0]
+    assert "status_update_overdue" in [r.event.kind for r in runtime.ledger.stream(incident_id)]
+    answer(dispatcher, incident_id, "communications_lead", {"message": "Still on it.", "your_handle": "frank"})
+    assert "overdue" not in form_text(desk_of(incident_id, "communications_lead")).split("---")[0]
