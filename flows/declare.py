@@ -4,6 +4,7 @@ incident commander's first decision, on their desk."""
 from __future__ import annotations
 
 from datetime import timedelta
+
 from prefect import flow, get_run_logger
 
 from incident import events as ev
@@ -83,7 +84,6 @@ def declare(
         )
     if rt.config.policy.severity(severity).page:
         page_oncall(incident_id, title, severity, service)
-    state = load_state(incident_id)
     open_incident_ticket(
         incident_id, service, f"[{severity}] {title}",
         f"Incident {incident_id}, declared by {declared_by}: {'; '.join(reasons)}",

@@ -110,7 +110,7 @@ def offers(state: IncidentState, problems: dict[str, str] | None = None) -> list
     problems = problems or {}
     if not state.phase.is_open or state.commander is None:
         return []
-    found = [commander_desk(state, problems.get(Role.INCIDENT_COMMANDER.value))]
+    found: list[Offer | None] = [commander_desk(state, problems.get(Role.INCIDENT_COMMANDER.value))]
     if state.phase is not Phase.DECLARED:
         found += [operations_desk(state, problems.get(Role.OPERATIONS_LEAD.value)),
                   communications_desk(state, problems.get(Role.COMMUNICATIONS_LEAD.value)),
@@ -189,7 +189,8 @@ def roles_offer(state: IncidentState, problem: str | None) -> Offer:
     ic_default = ic if ic in eligible[Role.INCIDENT_COMMANDER] else suggestions[Role.INCIDENT_COMMANDER].person
     form = prefilled(roles_form(handles(), eligible), header(state, ic, "incident commander", lines, problem),
                      incident_commander=ic_default, your_handle=ic, **prefill)
-    return Offer(Role.INCIDENT_COMMANDER.value, ic, form, f"{state.incident_id}:roles", rt.config.policy.approvals.roles)
+    return Offer(Role.INCIDENT_COMMANDER.value, ic, form, f"{state.incident_id}:roles",
+                 rt.config.policy.approvals.roles)
 
 
 def operations_desk(state: IncidentState, problem: str | None) -> Offer | None:
@@ -389,8 +390,9 @@ def decide_mitigation(answer: Answer, state: IncidentState, who: str) -> str | N
         what, revert, runbook_id = mitigations[choice].title, mitigations[choice].revert, choice
     else:
         return f"{choice!r} is not a mitigation of this service's runbook"
-    record_checked(ev.MitigationApplied(**envelope(iid, answer.key, who), divergence_id=f"d{len(state.divergences) + 1}",
-                                        what=what, revert=revert, approved_by=who, mitigation=runbook_id))
+    record_checked(ev.MitigationApplied(**envelope(iid, answer.key, who),
+                                        divergence_id=f"d{len(state.divergences) + 1}", what=what, revert=revert,
+                                        approved_by=who, mitigation=runbook_id))
     return None
 
 

@@ -27,7 +27,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
     FlowRunFilterTags,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key, keyset_from_paused_state
@@ -127,8 +127,8 @@ def show(flow: Flow[..., Any], incident_id: str, desk: str, person: str, label: 
         # the form first, then the state that points at it: nobody sees a pause without its form
         create_flow_run_input(key=keyset["schema"], value=schema_of(form), flow_run_id=run_id)
         create_flow_run_input(key=keyset["description"], value=form._description, flow_run_id=run_id)
-        paused = Paused(pause_key=key, message=message or None)
-        paused.state_details.run_input_keyset = keyset
+        paused: State[Any] = Paused(pause_key=key, message=message or None)
+        paused.state_details.run_input_keyset = {str(k): v for k, v in keyset.items()}
         client.set_flow_run_state(run_id, paused, force=True)
     return run_id
 

@@ -12,11 +12,14 @@ from typing import Annotated, NoReturn
 import typer
 import uvicorn
 
-from incident.errors import ConfigError
+from incident import work
+from incident.errors import ConfigError, WarroomError
+from incident.events import HandoffOffered
+from incident.state import check, fold
 from integrations.ledger import Ledger
 from integrations.sandbox.from_config import jira_options, pagerduty_setup
 from integrations.sandbox.server import Sandboxes
-from tasks.runs import HANDOFF, LIFECYCLE, start_run
+from tasks.runs import LIFECYCLE, start_run
 from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
@@ -182,14 +185,26 @@ def declare(
 def handoff(
     incident: Annotated[str, typer.Argument(help="The incident id, e.g. INC-20261126-031200.")],
     to: Annotated[str, typer.Option("--to", help="The incoming IC's roster handle.")],
+    briefing: Annotated[str, typer.Option(help="The state of play, for the incoming IC.")],
+    by: Annotated[str, typer.Option(help="Your roster handle: the incident commander now.")],
 ) -> None:
-    """Offer command of an open incident to someone; they must accept in their own form."""
+    """Offer command of an open incident to someone (as the IC's desk does); they accept or decline
+    on their own desk, and command stays where it is until they accept."""
     settings = _settings()
     config = load_config(settings.config_dir)
     if to not in config.roster.people:
         _fail(f"{to!r} is not on the roster; roster.yaml has: {', '.join(config.roster.people)}")
-    run = start_run(HANDOFF, {"incident_id": incident, "to": to})
-    typer.echo(f"handoff of {incident} to {to} started (run {run.id}): the outgoing IC writes the briefing")
+    with Ledger.open(settings.ledger_url(), utc_now) as ledger:
+        state = fold(ledger.stream(incident), incident)
+        now = utc_now()
+        offer = HandoffOffered(incident_id=incident, actor=by, occurred_at=now, to=to, briefing=briefing,
+                               idempotency_key=f"{incident}:handoff:{state.handoffs_offered + 1}:offer:cli")
+        try:
+            check(state, offer)
+        except WarroomError as refused:
+            _fail(str(refused))
+        ledger.write(offer, state.version, [work.advance(incident, now)])  # the dispatcher shows the desk
+    typer.echo(f"command of {incident} offered to {to}: they answer on their desk in the Prefect UI")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tasks.document import document
 from tasks.ledger import envelope, load_state, record
 from tasks.runtime import current_runtime, use_runtime
 from warroom.config import load_config
+from warroom.intake import make_dispatcher
 from warroom.responder import Form, Responder, scripted_answer
 from warroom.settings import Settings
 from warroom.stack import local_stack
@@ -58,14 +60,26 @@ def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,
         else:
             say("\na scripted responder fills each form, as the on-call team would, and says so:")
             answer = scripted_answer
-        with Responder(answer=answer, say=lambda line: say(f"  {line}")):
-            incident_lifecycle(incident_id, alert.summary, service_name(alert), decision.severity,
-                               list(decision.reasons), "alertmanager")
+        dispatcher = make_dispatcher(rt).start()  # handles the desks' answers, as in `warroom up`
+        try:
+            with Responder(answer=answer, say=lambda line: say(f"  {line}")):
+                incident_lifecycle(incident_id, alert.summary, service_name(alert), decision.severity,
+                                   list(decision.reasons), "alertmanager")
+                until_closed(incident_id)
+        finally:
+            dispatcher.stop()
 
         state = load_state(incident_id)
         say("\n" + "=" * 100 + "\nthe incident document\n" + "=" * 100 + "\n" + document(state))
         say_vendors(state, say)
         return incident_id
+
+
+def until_closed(incident_id: str) -> None:
+    """Until the incident is closed and its close wrapped up (people, or the responder, answer)."""
+    pause = threading.Event()
+    while not ((state := load_state(incident_id)).closed_at and "postmortem" in state.followups):
+        pause.wait(0.2)
 
 
 def service_name(alert: Alert) -> str:
@@ -74,7 +88,7 @@ def service_name(alert: Alert) -> str:
 
 def link_printer(ui_url: str, say: Callable[[str], None]) -> Callable[[Form, IncidentState], Any]:
     def answer(form: Form, state: IncidentState) -> None:
-        say(f"waiting: {form.name} for {form.incident_id}: {ui_url}/runs/flow-run/{form.flow_run_id}")
+        say(f"waiting: {form.name} on {form.run_name}: {ui_url}/runs/flow-run/{form.flow_run_id}")
 
     return answer
 

@@ -35,6 +35,7 @@ class Form:
     schema: dict[str, Any]
     description: str
     incident_id: str
+    run_name: str = ""  # the desk: "INC-… · operations lead · bob"
 
     def default(self, field_name: str) -> Any:
         return self.schema["properties"][field_name].get("default")
@@ -127,7 +128,7 @@ class Responder:
                 flow_run_id=run.id, pause_key=str(run.state.state_details.pause_key),
                 name=schema.get("title", ""), schema=schema,
                 description=str(read_flow_run_input(keyset["description"], run.id) or ""),
-                incident_id=run.parameters["incident_id"],
+                incident_id=run.parameters["incident_id"], run_name=run.name,
             ))
         return forms
 
@@ -139,8 +140,7 @@ class Responder:
                         continue
                     answer = self.answer(form, load_state(form.incident_id))
                     if answer is None:
-                        self._seen.add((form.flow_run_id, form.pause_key))
-                        self.say(f"responder: leaving {form.name} of {form.incident_id} unanswered")
+                        self._seen.add((form.flow_run_id, form.pause_key))  # a desk left waiting
                         continue
                     self.say(f"responder: {form.name} of {form.incident_id} -> {answer}")
                     try:

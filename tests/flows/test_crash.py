@@ -1,5 +1,6 @@
-"""Kill the lifecycle's process (SIGKILL) at every phase boundary and start it again: nothing happens
-twice. The child runs the deployment's entry flow, which builds its runtime from the environment."""
+"""Kill the process that moves the incident on (SIGKILL) at every phase boundary and start it again:
+nothing happens twice. The child runs the deployment's entry flow, which builds its runtime from the
+environment, then a dispatcher handling the desks' answers until the incident is closed."""
 
 from __future__ import annotations
 
@@ -33,9 +34,16 @@ def start_lifecycle(incident_id: str, runtime: Runtime, sandboxes: Sandboxes) ->
         "WARROOM_FORM_POLL_SECONDS": "1",
     }
     code = (
-        "from warroom.deployments import lifecycle\n"
+        "from warroom.deployments import from_settings, lifecycle\n"
+        "from warroom.intake import make_dispatcher\n"
+        "from tasks.ledger import load_state\n"
+        "from tasks.runtime import current_runtime\n"
         f"lifecycle({incident_id!r}, 'Payments API declines cards', 'payments-api', 'SEV1', "
         "['customers can see it'], 'alice')\n"
+        "with from_settings():\n"
+        "    dispatcher = make_dispatcher(current_runtime())\n"
+        f"    while not (s := load_state({incident_id!r})).closed_at or 'postmortem' not in s.followups:\n"
+        "        dispatcher.round()\n"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -19,10 +19,11 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-from flows.ask import escalate, escalations_so_far, form_timer
+from flows.desks import arm, offers
 from flows.intake import receive_alert
 from incident import work
-from incident.events import AlertAttached, Declared, Escalated
+from incident.events import AlertAttached, Declared, Escalated, PhaseChanged
+from incident.models import Phase
 from integrations.alerts.parse import parse
 from integrations.ledger import Ledger, WorkRow
 from integrations.ledger.testing import reset_postgres_database
@@ -31,7 +32,7 @@ from integrations.pagerduty.pager import PagerDutyPager
 from integrations.retry import RetryPolicy
 from integrations.sandbox.recorder import Fault
 from integrations.sandbox.server import Sandboxes
-from tasks.ledger import envelope, record
+from tasks.ledger import envelope, load_state, record
 from tasks.runtime import Runtime, use_runtime
 from tasks.work import LEASE, Dispatcher
 from tests.helpers import Clock
@@ -248,42 +249,44 @@ def test_two_dispatchers_on_one_postgresql_ledger_never_do_one_piece_of_work_twi
             ledger.close()
 
 
-def test_a_form_timeout_in_the_ledger_escalates_once_with_no_process_waiting(stack: Stack) -> None:
-    """The form's timer is due work: with nobody waiting on the form (warroom up stopped), the
-    dispatcher escalates when it is due; the waiting flow, if alive, escalates under the same key."""
+def test_a_desk_timeout_in_the_ledger_escalates_once_with_no_process_waiting(stack: Stack) -> None:
+    """The desk's timer is due work: with nobody waiting anywhere (warroom up stopped), the dispatcher
+    escalates when it is due, once, and times the next round."""
     incident_id = declared(stack, "NobodyAnswers")
-    with use_runtime(stack.runtime):  # what the lifecycle's declare step records before the roles form
+    with use_runtime(stack.runtime):  # what the lifecycle's declare step records before the roles desk
         record(Declared(**envelope(incident_id, f"{incident_id}:declared"), title="NobodyAnswers",
                         service="checkout", severity="SEV1", commander="alice", reasons=("test",)))
-        due_at = form_timer(incident_id, f"{incident_id}:roles", 0, timedelta(minutes=5), "no answer from the IC")
-        assert form_timer(incident_id, f"{incident_id}:roles", 0, timedelta(minutes=5), "again") == due_at  # a rerun
-    assert due_at == stack.clock.now + timedelta(minutes=5)
+        roles = offers(load_state(incident_id))[0]
+        arm(incident_id, roles)
+        arm(incident_id, roles)  # a rerun arms nothing more
+    timer = stack.runtime.ledger.work_by_key(f"{incident_id}:roles:timeout:0")
+    assert timer is not None and timer.due_at == stack.clock.now + stack.runtime.config.policy.approvals.roles
     stack.run_until_idle()  # the page and the lifecycle run; the timer is not due yet
 
     def escalations() -> list[Escalated]:
         return [r.event for r in stack.runtime.ledger.stream(incident_id) if isinstance(r.event, Escalated)]
 
     assert escalations() == []
-    stack.clock.now = due_at + timedelta(hours=2)  # up was stopped for two hours: overdue
+    stack.clock.now = timer.due_at + timedelta(hours=2)  # up was stopped for two hours: overdue
     assert stack.run_until_idle() == 1
     [escalated] = escalations()
-    assert escalated.responders == ("grace", "dan") and "no answer from the IC" in escalated.reason
+    assert escalated.responders == ("grace", "dan") and "no answer from the incident commander" in escalated.reason
     assert len(stack.pd.pagerduty.incidents_for_key(incident_id)[0].responder_requests) == 1
-    with use_runtime(stack.runtime):  # the flow, had it been waiting, escalates round 1 too: once in all
-        escalate(incident_id, f"{incident_id}:roles:escalation:1", 1, "no answer from the IC")
-        assert escalations_so_far(f"{incident_id}:roles") == 1  # a rerun asks round 2 next
-    assert len(escalations()) == 1
-    assert len(stack.pd.pagerduty.incidents_for_key(incident_id)[0].responder_requests) == 1
+    assert stack.runtime.ledger.work_by_key(f"{incident_id}:roles:timeout:1") is not None  # the next round
 
 
-def test_an_answered_form_settles_its_timer(stack: Stack) -> None:
+def test_a_desk_answered_in_time_does_not_escalate(stack: Stack) -> None:
     incident_id = declared(stack, "AnsweredInTime")
     with use_runtime(stack.runtime):
-        form_timer(incident_id, f"{incident_id}:roles", 0, timedelta(minutes=5), "no answer")
-    stack.runtime.ledger.settle_work(f"{incident_id}:roles:timeout:0", "answered", stack.clock())
+        record(Declared(**envelope(incident_id, f"{incident_id}:declared"), title="AnsweredInTime",
+                        service="checkout", severity="SEV1", commander="alice", reasons=("test",)))
+        arm(incident_id, offers(load_state(incident_id))[0])
+        record(PhaseChanged(**envelope(incident_id, f"{incident_id}:phase:stabilising", "alice"),
+                            to=Phase.STABILISING))
     stack.clock.now += timedelta(hours=1)
     stack.run_until_idle()
     assert not [r for r in stack.runtime.ledger.stream(incident_id) if isinstance(r.event, Escalated)]
+    assert stack.runtime.ledger.work_by_key(f"{incident_id}:roles:timeout:0").outcome == "answered meanwhile"
 
 
 def test_a_body_whose_processing_failed_is_processed_again_by_the_dispatcher(stack: Stack) -> None:
