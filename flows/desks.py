@@ -556,7 +556,10 @@ def handle(answer: Answer) -> str:
     """One desk answer: record what it decides (or that it was refused, and why), then move on."""
     iid = answer.desk.incident_id
     state = load_state(iid)
-    problem = decide(answer, state) if state.phase.is_open else f"{iid} is {state.phase.value}"
+    if not state.phase.is_open:
+        desk_runs.close(answer.desk.run_id, f"{iid} is {state.phase.value}: nothing to decide here any more")
+        return f"{iid} is {state.phase.value}"
+    problem = decide(answer, state)
     if problem:
         who = plain(answer.values.get("your_handle") or answer.values.get("approved_by")) or "someone"
         record_event(ev.AnswerNoted(**envelope(iid, f"{answer.key}:refused", who), desk=answer.desk.desk,
@@ -566,8 +569,9 @@ def handle(answer: Answer) -> str:
 
 
 def handle_answers() -> int:
-    """Every desk answered since the last look (the dispatcher calls this each round)."""
-    answers = desk_runs.answered()
+    """Every desk answered since the last look (the dispatcher calls this each round). A desk of an
+    incident this ledger does not hold is another warroom's (one Prefect server, several ledgers)."""
+    answers = [a for a in desk_runs.answered() if load_state(a.desk.incident_id).version > 0]
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         for answer in answers:
             handle.with_options(flow_run_name=f"{answer.desk.name} answered")(answer)

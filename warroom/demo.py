@@ -62,7 +62,7 @@ def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,
             answer = scripted_answer
         dispatcher = make_dispatcher(rt).start()  # handles the desks' answers, as in `warroom up`
         try:
-            with Responder(answer=answer, say=lambda line: say(f"  {line}")):
+            with Responder(answer=answer, say=lambda line: say(f"  {line}"), only=frozenset({incident_id})):
                 incident_lifecycle(incident_id, alert.summary, service_name(alert), decision.severity,
                                    list(decision.reasons), "alertmanager")
                 until_closed(incident_id)

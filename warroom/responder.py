@@ -95,6 +95,7 @@ class Responder:
     answer: Answer = scripted_answer
     say: Callable[[str], None] = print
     interval_s: float = 0.2
+    only: frozenset[str] | None = None  # answer only these incidents' forms
     answered: list[tuple[Form, dict[str, Any]]] = field(default_factory=list)
     refused: list[tuple[Form, dict[str, Any], str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -119,6 +120,8 @@ class Responder:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
         for run in runs:
             if run.state is None or "incident_id" not in run.parameters:
+                continue
+            if self.only is not None and run.parameters["incident_id"] not in self.only:
                 continue
             keyset = keyset_from_paused_state(run.state)
             schema = cast(dict[str, Any] | None, read_flow_run_input(keyset["schema"], run.id))

@@ -64,7 +64,7 @@ def test_killed_at_every_phase_boundary_and_restarted_nothing_happens_twice(
     runtime: Runtime, sandboxes: Sandboxes
 ) -> None:
     incident_id = "INC-CRASH-1"
-    with Responder(say=lambda _: None):
+    with Responder(say=lambda _: None, only=frozenset({incident_id})):
         for boundary in BOUNDARIES:
             child = start_lifecycle(incident_id, runtime, sandboxes)
             wait_for(runtime, f"{incident_id}:{boundary}", child)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flows.lifecycle import incident_lifecycle
 from incident import events as ev
 from incident.document import artifact_key
@@ -20,7 +18,7 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
     incident_id = "INC-LIFE-1"
     dispatcher = make_dispatcher(runtime).start()
     try:
-        with Responder(say=lambda line: print(f"{time.monotonic():.1f} {line[:100]}")) as responder:
+        with Responder(say=lambda _: None, only=frozenset({incident_id})) as responder:
             incident_lifecycle(incident_id, "Checkout returns 500s", "checkout", "SEV2",
                                ["customers can see it"], "alice")
             wait_for("the incident closes", lambda: load_state(incident_id).phase is Phase.CLOSED
