@@ -2,10 +2,12 @@
 for the incident, offering what that role may do now, answered any number of times.
 
 - incident commander: the roles at declaration; then checkpoints (continue, switch, bleeding stopped),
-  more responders, offering command, service restored, waiving evidence, accepting a divergence, close;
-- operations lead: mitigations (each becomes a divergence), or "no change";
+  more responders, another team engaged, the severity, offering command, service restored (each exit
+  criterion ticked), waiving evidence, accepting a divergence, close;
+- operations lead: mitigations (each becomes a divergence), "no change", sub-leads named and released;
 - communications lead: a status update at any time; the overdue one is asked for as soon as it is due;
-- planning lead: follow-up bugs at any time; reverting divergences or leaving them open;
+- planning lead: follow-up bugs, changes someone reports, reverts, the next commander; at the revert
+  phase, each divergence reverted or left open (a follow-up);
 - the incoming commander, while command is offered to them: accept or decline.
 
 The lifecycle moves on the facts in the ledger (:func:`advance`), not on the order of forms. A desk is
@@ -27,13 +29,16 @@ from prefect.input import RunInput
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from flows.forms import (
+    NAME_SUBLEAD,
     NO_CHANGE,
     NO_ONE,
     NOBODY,
     OTHER,
+    RELEASE_SUBLEAD,
+    apply_action,
     command_form,
     handoff_accept_form,
-    mitigation_form,
+    operations_form,
     planning_form,
     prefilled,
     roles_form,
@@ -42,17 +47,18 @@ from flows.forms import (
 from incident import events as ev
 from incident import work
 from incident.cadence import due
+from incident.document import artifact_key
 from incident.errors import IllegalTransitionError, WarroomError
 from incident.models import Phase, Role
 from incident.rotation import suggest_roles
 from incident.state import IncidentState, check
 from tasks import desks as desk_runs
 from tasks.desks import Answer
-from tasks.document import document, publish_document
+from tasks.document import publish_document, reminders
 from tasks.evidence import changed_evidence, snapshot_evidence
 from tasks.handoff import hand_over_command
 from tasks.ledger import done, envelope, load_state, record_event
-from tasks.paging import post_status_update, request_responders, resolve_page
+from tasks.paging import engage_team, post_status_update, request_responders, resolve_page
 from tasks.runtime import current_runtime
 from tasks.tracking import file_followup, link_ticket, transition_ticket
 
@@ -68,8 +74,12 @@ RESTORED = "service is restored: the exit criteria for service hold"
 WAIVE = "waive evidence (the note says why)"
 CLOSE = "close the incident (the note is its summary)"
 OFFER = "offer command (pick who; the note is the briefing)"
+SEVERITY = "change the severity (pick it; the note says why)"
+ENGAGE = "engage another team (pick it; its escalation policy is paged as responders)"
 # the planning lead's
 FILE = "file a follow-up bug (the note is its summary)"
+REPORT = "record a change someone reports (the note says what; give its revert and who)"
+NEXT_IC = "arrange the next incident commander (pick who)"
 
 
 @flow(name="desk")
@@ -99,9 +109,21 @@ def handles() -> list[str]:
 
 
 def header(state: IncidentState, who: str, label: str, lines: list[str], problem: str | None) -> str:
+    """What is asked, of whom, what is due; then the incident in brief, the whole document one click away."""
     top = [f"> **Not recorded:** {problem}", ""] if problem else []
     return "\n".join([*top, f"## {state.incident_id} · {label} desk · **{who}**", "", *lines, "", "---", "",
-                      document(state)])
+                      brief(state)])
+
+
+def brief(state: IncidentState) -> str:
+    phase = state.phase.value.replace("_", " ")
+    roles = " · ".join(f"{role.label}: **{state.holder(role) or '-'}**" for role in Role)
+    latest = [f"- {t.at:%H:%M:%S} · {t.actor} · {t.text}" for t in reversed(state.timeline[-6:])]
+    due_lines = [f"- {line}" for line in reminders(state)]
+    return "\n".join([
+        f"**{state.title}** · {state.service} · **{state.severity}**{' (drill)' if state.drill else ''} · {phase}",
+        "", roles, *due_lines, "", "Latest (UTC):", *latest, "",
+        f"[The whole incident document](/artifacts/key/{artifact_key(state.incident_id)})"])
 
 
 # -- what each desk offers ---------------------------------------------------------------------------
@@ -129,15 +151,16 @@ def commander_desk(state: IncidentState, problem: str | None) -> Offer:
     actions: list[str] = []
     ask = timeout = None
     lines: list[str] = []
+    criteria: list[str] = []
     if state.phase is Phase.STABILISING:
         actions += [CONTINUE, SWITCH, STOPPED, MORE]
         lines.append("Consider the alternatives at each checkpoint: continue this track, or switch? "
                      "Say when the bleeding has stopped.")
     elif state.phase is Phase.RESTORING:
         actions += [RESTORED, MORE]
-        criteria = [c for c in policy.exit_criteria if not settled_at_close(c)]
-        lines += ["Is service restored? Confirm when these hold (the rest are checked at close):",
-                  *[f"- {c}" for c in criteria]]
+        criteria = service_criteria()
+        lines += ["Is service restored? Tick each exit criterion below that holds (the rest are checked at "
+                  "close), then choose 'service is restored'."]
         ask, timeout = f"{state.incident_id}:restore", policy.approvals.restore
     elif state.phase is Phase.PRESERVING_EVIDENCE and not state.evidence_settled:
         actions.append(WAIVE)
@@ -154,13 +177,34 @@ def commander_desk(state: IncidentState, problem: str | None) -> Offer:
             ask, timeout = f"{state.incident_id}:closed", policy.approvals.close
         else:
             lines += ["Before closing:", *[f"- {b}" for b in blockers]]
-    actions.append(OFFER)
+    actions += [ENGAGE, SEVERITY, OFFER]
     if state.handoff is not None:
         lines.append(f"Command is offered to **{state.handoff.to}**; they accept on their own desk.")
-    form = command_form(handles(), actions)
+    elif state.next_commander:
+        lines.append(f"The planning lead arranged **{state.next_commander}** as the next incident commander.")
+    severities = list(policy.severities)
+    form = command_form(handles(), actions, severities, other_teams(state), criteria)
     description = header(state, ic, "incident commander", lines, problem)
-    return Offer(Role.INCIDENT_COMMANDER.value, ic, prefilled(form, description, your_handle=ic, action=actions[0]),
-                 ask, timeout)
+    return Offer(Role.INCIDENT_COMMANDER.value, ic,
+                 prefilled(form, description, your_handle=ic, action=actions[0], severity=state.severity or
+                           severities[0], offer_to=state.next_commander or NOBODY), ask, timeout)
+
+
+def service_criteria() -> list[str]:
+    """The exit criteria the IC confirms to restore: those that later phases do not settle."""
+    return [c for c in current_runtime().config.policy.exit_criteria if not settled_at_close(c)]
+
+
+def teams() -> dict[str, str]:
+    """Each team that owns a service, by its label, with the escalation policy that pages it."""
+    services = current_runtime().config.services.services
+    return {f"{s.owner} ({s.escalation_policy})": s.escalation_policy for s in services.values()}
+
+
+def other_teams(state: IncidentState) -> list[str]:
+    services = current_runtime().config.services.services
+    own = services[state.service].escalation_policy if state.service in services else None
+    return [label for label, policy in teams().items() if policy != own]
 
 
 def settled_at_close(criterion: str) -> bool:
@@ -206,9 +250,13 @@ def operations_desk(state: IncidentState, problem: str | None) -> Offer | None:
     ask = timeout = None
     if state.phase is Phase.STABILISING and not state.divergences:
         ask, timeout = f"{state.incident_id}:mitigation", rt.config.policy.approvals.mitigation
-    form = mitigation_form(handles(), [m.id for m in mitigations])
+    if state.subleads:
+        lines += ["", "Sub-leads: " + ", ".join(f"{area}: **{who}**" for area, who in sorted(state.subleads.items()))]
+    form = operations_form(handles(), [(m.id, m.title) for m in mitigations])
+    first = apply_action(mitigations[0].id, mitigations[0].title) if mitigations else OTHER
     return Offer(Role.OPERATIONS_LEAD.value, ops,
-                 prefilled(form, header(state, ops, "operations lead", lines, problem), approved_by=ops), ask, timeout)
+                 prefilled(form, header(state, ops, "operations lead", lines, problem), approved_by=ops,
+                           action=first), ask, timeout)
 
 
 def communications_desk(state: IncidentState, problem: str | None) -> Offer:
@@ -230,17 +278,18 @@ def communications_desk(state: IncidentState, problem: str | None) -> Offer:
 def planning_desk(state: IncidentState, problem: str | None) -> Offer:
     rt = current_runtime()
     planner = state.holder(Role.PLANNING_LEAD) or ""
-    actions = [FILE]
+    reverts = [revert_action(d.id, d.revert) for d in state.open_divergences]
+    actions = [FILE, REPORT, NEXT_IC, *reverts]
     ask = timeout = None
-    lines = ["File follow-up bugs at any time."]
+    lines = ["File follow-up bugs, record a change someone reports, mark one reverted, arrange the next "
+             "incident commander: at any time."]
     if state.phase is Phase.REVERTING and state.open_divergences:
-        reverts = [revert_action(d.id, d.revert) for d in state.open_divergences]
-        actions = [*reverts, *[leave_action(d.id) for d in state.open_divergences], FILE]
+        actions = [*reverts, *[leave_action(d.id) for d in state.open_divergences], FILE, REPORT, NEXT_IC]
         lines = ["Go through what was changed: revert each divergence, or leave it open (it becomes a "
                  "follow-up; the IC may accept it instead)."]
         ask, timeout = f"{state.incident_id}:revert", rt.config.policy.approvals.revert
     form = prefilled(planning_form(handles(), actions), header(state, planner, "planning lead", lines, problem),
-                     your_handle=planner, action=actions[0])
+                     your_handle=planner, action=actions[0], who=state.next_commander or NOBODY)
     return Offer(Role.PLANNING_LEAD.value, planner, form, ask, timeout)
 
 
@@ -335,6 +384,14 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
     elif action == RESTORED:
         if state.phase is not Phase.RESTORING:
             return "service is confirmed restored while restoring"
+        criteria = service_criteria()
+        unticked = [c for n, c in enumerate(criteria, start=1) if not answer.values.get(f"criterion_{n}")]
+        if unticked:
+            return "tick each exit criterion that holds; not ticked: " + "; ".join(unticked)
+        for n, criterion in enumerate(criteria, start=1):
+            record_checked(ev.AnswerNoted(**envelope(iid, f"{iid}:restore:criterion:{n}", who),
+                                          desk=Role.INCIDENT_COMMANDER.value,
+                                          text=f"exit criterion holds: {criterion}"))
         resolve_page(iid)
         post_status_update(iid, f"{iid}:status:restored",
                            "Service restored. We are preserving evidence and reverting temporary changes.")
@@ -359,6 +416,16 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
             record_checked(ev.HandoffLapsed(**envelope(iid, f"{key}:superseded"),
                                             reason=f"superseded by the offer to {to}"))
         record_checked(ev.HandoffOffered(**envelope(iid, key, who), to=to, briefing=note))
+    elif action == SEVERITY:
+        to = plain(answer.values.get("severity"))
+        if not note:
+            return "say in the note why the severity changes"
+        record_checked(ev.SeverityChanged(**envelope(iid, key, who), to=to, why=note))
+    elif action == ENGAGE:
+        team = plain(answer.values.get("team", NOBODY))
+        if team not in teams():
+            return "pick the team to engage"
+        engage_team(iid, key, teams()[team], f"{who} engaged {team}{': ' + note if note else ''}")
     elif action.startswith("accept "):
         divergence_id = action.split()[1]
         if not note:
@@ -369,30 +436,40 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
     return None
 
 
-def decide_mitigation(answer: Answer, state: IncidentState, who: str) -> str | None:
-    iid = state.incident_id
+def decide_operations(answer: Answer, state: IncidentState, who: str) -> str | None:
+    iid, key = state.incident_id, answer.key
     rt = current_runtime()
     runbook = rt.config.runbook_for(state.service or "")
-    mitigations = {m.id: m for m in (runbook.mitigations if runbook else ())}
-    choice = plain(answer.values.get("mitigation"))
+    mitigations = {apply_action(m.id, m.title): m for m in (runbook.mitigations if runbook else ())}
+    action = plain(answer.values.get("action"))
     require(state, Role.OPERATIONS_LEAD, who, "approving a change")
-    if choice == NO_CHANGE:
-        record_checked(ev.AnswerNoted(**envelope(iid, answer.key, who), desk=Role.OPERATIONS_LEAD.value,
+    area = str(answer.values.get("area", "")).strip()
+    if action == NO_CHANGE:
+        record_checked(ev.AnswerNoted(**envelope(iid, key, who), desk=Role.OPERATIONS_LEAD.value,
                                       text="no change (observe only)"))
         return None
-    if choice == OTHER:
+    if action in (NAME_SUBLEAD, RELEASE_SUBLEAD):
+        person = plain(answer.values.get("sub_lead", NOBODY))
+        if not area or (action == NAME_SUBLEAD and person == NOBODY):
+            return "name the area, and for a new sub-lead pick who leads it"
+        if action == NAME_SUBLEAD:
+            record_checked(ev.SubleadNamed(**envelope(iid, key, who), area=area, person=person))
+        else:
+            record_checked(ev.SubleadReleased(**envelope(iid, key, who), area=area))
+        return None
+    if action == OTHER:
         what = str(answer.values.get("other_what", "")).strip()
         revert = str(answer.values.get("other_revert", "")).strip()
         if not what or not revert:
-            return "for 'other', say both what you change and how to revert it"
+            return "for another change, say both what you change and how to revert it"
         runbook_id = None
-    elif choice in mitigations:
-        what, revert, runbook_id = mitigations[choice].title, mitigations[choice].revert, choice
+    elif action in mitigations:
+        m = mitigations[action]
+        what, revert, runbook_id = m.title, m.revert, m.id
     else:
-        return f"{choice!r} is not a mitigation of this service's runbook"
-    record_checked(ev.MitigationApplied(**envelope(iid, answer.key, who),
-                                        divergence_id=f"d{len(state.divergences) + 1}", what=what, revert=revert,
-                                        approved_by=who, mitigation=runbook_id))
+        return f"'{action}' is not offered now"
+    record_checked(ev.MitigationApplied(**envelope(iid, key, who), divergence_id=f"d{len(state.divergences) + 1}",
+                                        what=what, revert=revert, approved_by=who, mitigation=runbook_id))
     return None
 
 
@@ -408,12 +485,25 @@ def decide_update(answer: Answer, state: IncidentState, who: str) -> str | None:
 def decide_planning(answer: Answer, state: IncidentState, who: str) -> str | None:
     iid, key = state.incident_id, answer.key
     action, note = plain(answer.values.get("action")), str(answer.values.get("note", "")).strip()
+    other = plain(answer.values.get("who", NOBODY))
     require(state, Role.PLANNING_LEAD, who, "planning")
     if action == FILE:
         if not note:
             return "write the bug's summary in the note"
         file_followup(iid, state.service or "", f"bug-{answer.desk.pause_key}", "bug", note,
                       f"Filed by {who}, planning lead of {iid}: {note}")
+        return None
+    if action == REPORT:
+        revert = str(answer.values.get("revert", "")).strip()
+        if not note or not revert or other == NOBODY:
+            return "say what was changed (the note), how to revert it, and who reported it"
+        record_checked(ev.DivergenceReported(**envelope(iid, key, who), divergence_id=f"d{len(state.divergences) + 1}",
+                                             what=note, revert=revert, reported_by=other))
+        return None
+    if action == NEXT_IC:
+        if other == NOBODY:
+            return "pick who commands next"
+        record_checked(ev.NextCommanderArranged(**envelope(iid, key, who), person=other))
         return None
     divergence = state.divergences.get(action.split()[1].rstrip(":")) if len(action.split()) > 1 else None
     if divergence is None or divergence.status != "open":
@@ -446,7 +536,7 @@ def decide_handoff(answer: Answer, state: IncidentState, who: str) -> str | None
 DECISIONS: dict[str, Decision] = {
     "RolesForm": decide_roles,
     "CommandForm": decide_command,
-    "MitigationForm": decide_mitigation,
+    "OperationsForm": decide_operations,
     "StatusUpdateForm": decide_update,
     "PlanningForm": decide_planning,
     "HandoffAcceptForm": decide_handoff,
@@ -539,7 +629,6 @@ def advance(incident_id: str, problems: dict[str, str] | None = None) -> None:
         return
     cadence(incident_id)
     state = load_state(incident_id)
-    publish_document(incident_id)
     shown = set()
     for offer in offers(state, problems):
         message = f"Not recorded: {problems[offer.desk]}"[:500] if problems and offer.desk in problems else ""
@@ -549,6 +638,7 @@ def advance(incident_id: str, problems: dict[str, str] | None = None) -> None:
     for stale in desk_runs.desks(incident_id):
         if stale.desk not in shown:
             desk_runs.close(stale.run_id, "nothing to decide here any more")
+    publish_document(incident_id)
 
 
 @flow(name="desk-answer")

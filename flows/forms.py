@@ -1,14 +1,15 @@
-"""The approval forms people fill in the Prefect UI, one per decision, addressed to one role.
+"""The forms people fill on their desks in the Prefect UI, one per desk, addressed to one role.
 
-Choices (people, mitigations) are built from the configuration as enums, so the UI shows a list and
-the Prefect server refuses anything else: a bad answer leaves the run paused, waiting.
+Choices (people, actions, mitigations) are built from the configuration and the incident as enums, so
+the UI shows a list and the Prefect server refuses anything else. Every field has a title (what the UI
+shows); a field is optional only when an answer makes sense without it.
 """
 
 from __future__ import annotations
 
 import copy
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
@@ -16,6 +17,7 @@ from pydantic import Field, create_model
 from incident.models import Role
 
 NO_ONE = "(the incident commander)"
+NOBODY = "(nobody)"
 
 
 def _choice(name: str, values: list[str]) -> Any:
@@ -26,24 +28,33 @@ def _form(name: str, fields: dict[str, Any]) -> type[RunInput]:
     return create_model(name, __base__=RunInput, **fields)
 
 
+def _person(handles: list[str], title: str) -> tuple[Any, Any]:
+    return _choice("Person", handles), Field(title=title)
+
+
+def _someone(name: str, handles: list[str], title: str, description: str) -> tuple[Any, Any]:
+    return _choice(name, [NOBODY, *handles]), Field(NOBODY, title=title, description=description)
+
+
+def _text(title: str, description: str) -> tuple[Any, Any]:
+    return str, Field("", title=title, description=description)
+
+
 def roles_form(handles: list[str], eligible: dict[Role, list[str]]) -> type[RunInput]:
     """Each role lists only the people the roster allows to hold it."""
 
     def lead(role: Role, what: str) -> tuple[Any, Any]:
         name = "".join(w.title() for w in role.value.split("_"))
-        return (_choice(name, [NO_ONE, *eligible[role]]), Field(NO_ONE, description=what))
+        return (_choice(name, [NO_ONE, *eligible[role]]), Field(NO_ONE, title=role.label.capitalize(),
+                                                                 description=what))
 
     return _form(
         "RolesForm",
         {
-            "your_handle": (
-                _choice("Person", handles),
-                Field(description="You: the incident commander now (the on-call paged)"),
-            ),
-            "incident_commander": (
-                _choice("IncidentCommander", eligible[Role.INCIDENT_COMMANDER]),
-                Field(description="Who commands this incident"),
-            ),
+            "your_handle": _person(handles, "You, the incident commander now (the on-call paged)"),
+            "incident_commander": (_choice("IncidentCommander", eligible[Role.INCIDENT_COMMANDER]),
+                                   Field(title="Incident commander",
+                                         description="Keep command, or name who takes it (they accept on their desk)")),
             "operations_lead": lead(Role.OPERATIONS_LEAD, "The only one who approves changes"),
             "communications_lead": lead(Role.COMMUNICATIONS_LEAD, "Posts the status updates"),
             "planning_lead": lead(Role.PLANNING_LEAD, "Bugs filed, handoffs, the divergence list"),
@@ -51,40 +62,46 @@ def roles_form(handles: list[str], eligible: dict[Role, list[str]]) -> type[RunI
     )
 
 
-OTHER = "other (describe below)"
+def command_form(handles: list[str], actions: list[str], severities: list[str], teams: list[str],
+                 criteria: list[str]) -> type[RunInput]:
+    """The incident commander's desk: one decision per answer; ``criteria`` are ticked to restore."""
+    fields: dict[str, Any] = {
+        "action": (_choice("CommandAction", actions), Field(title="What you decide")),
+        "note": _text("Note", "Why (a checkpoint, a new severity), the reason, the briefing or the summary"),
+        "offer_to": _someone("OfferTo", handles, "Offer command to", "Only to offer command"),
+        "severity": (_choice("Severity", severities), Field(severities[0], title="Severity",
+                                                             description="Only to change the severity")),
+        "team": (_choice("Team", [NOBODY, *teams]), Field(NOBODY, title="Team to engage",
+                                                          description="Only to engage another team")),
+    }
+    for n, criterion in enumerate(criteria, start=1):
+        fields[f"criterion_{n}"] = (bool, Field(False, title=criterion, description="Only to restore: tick it"))
+    fields["your_handle"] = _person(handles, "You, the incident commander")
+    return _form("CommandForm", fields)
+
+
+OTHER = "apply another change (describe it and its revert)"
 NO_CHANGE = "no change (observe only)"
+NAME_SUBLEAD = "name a sub-lead for an area"
+RELEASE_SUBLEAD = "release the sub-lead of an area"
 
 
-def mitigation_form(handles: list[str], mitigations: list[str]) -> type[RunInput]:
-    choices = _choice("MitigationChoice", [*mitigations, OTHER, NO_CHANGE])
+def apply_action(mitigation_id: str, title: str) -> str:
+    return f"apply {mitigation_id}: {title}"[:200]
+
+
+def operations_form(handles: list[str], mitigations: list[tuple[str, str]]) -> type[RunInput]:
+    actions = [apply_action(m, title) for m, title in mitigations] + [OTHER, NO_CHANGE, NAME_SUBLEAD,
+                                                                       RELEASE_SUBLEAD]
     return _form(
-        "MitigationForm",
+        "OperationsForm",
         {
-            "mitigation": (choices, Field(description="A runbook mitigation, or describe your own")),
-            "other_what": (str, Field("", description="Only for 'other': what you change")),
-            "other_revert": (str, Field("", description="Only for 'other': how to undo it")),
-            "approved_by": (
-                _choice("Person", handles),
-                Field(description="The operations lead approving this change (only they can)"),
-            ),
-        },
-    )
-
-
-NOBODY = "(nobody)"
-
-
-def command_form(handles: list[str], actions: list[str]) -> type[RunInput]:
-    """The incident commander's desk: one action per answer, the note saying why (or the summary)."""
-    return _form(
-        "CommandForm",
-        {
-            "action": (_choice("CommandAction", actions), Field(title="What you decide")),
-            "note": (str, Field("", title="Note",
-                                description="Why (a checkpoint), the reason, the briefing or the summary")),
-            "offer_to": (_choice("OfferTo", [NOBODY, *handles]),
-                         Field(NOBODY, title="Offer command to", description="Only to offer command")),
-            "your_handle": (_choice("Person", handles), Field(title="You, the incident commander")),
+            "action": (_choice("OperationsAction", actions), Field(title="What you do")),
+            "other_what": _text("The change", "Only for another change: what you change"),
+            "other_revert": _text("Its revert", "Only for another change: how to undo it"),
+            "area": _text("Area", "Only for a sub-lead: the part of the work (e.g. database, network)"),
+            "sub_lead": _someone("SubLead", handles, "Sub-lead", "Only to name a sub-lead"),
+            "approved_by": _person(handles, "You, the operations lead approving it (only you can)"),
         },
     )
 
@@ -94,24 +111,10 @@ def planning_form(handles: list[str], actions: list[str]) -> type[RunInput]:
         "PlanningForm",
         {
             "action": (_choice("PlanningAction", actions), Field(title="What you do")),
-            "note": (str, Field("", title="Note", description="The bug's summary, or why it stays open")),
-            "your_handle": (_choice("Person", handles), Field(title="You, the planning lead")),
-        },
-    )
-
-
-def checkpoint_form(handles: list[str]) -> type[RunInput]:
-    return _form(
-        "CheckpointForm",
-        {
-            "bleeding_stopped": (bool, Field(False, description="Has the impact stopped growing?")),
-            "decision": (
-                Literal["continue", "switch"],
-                Field("continue", description="Continue this track, or switch to another?"),
-            ),
-            "why": (str, Field("", description="Why (goes in the timeline)")),
-            "more_support": (bool, Field(False, description="Page more responders now")),
-            "your_handle": (_choice("Person", handles), Field(description="You, the incident commander")),
+            "note": _text("Note", "The bug's summary; or the change someone reported; or why it stays open"),
+            "revert": _text("Its revert", "Only for a reported change: how to undo it"),
+            "who": _someone("Who", handles, "Who", "Who reported the change, or who commands next"),
+            "your_handle": _person(handles, "You, the planning lead"),
         },
     )
 
@@ -120,62 +123,9 @@ def status_update_form(handles: list[str]) -> type[RunInput]:
     return _form(
         "StatusUpdateForm",
         {
-            "message": (str, Field(min_length=1, description="What responders and stakeholders should know")),
-            "your_handle": (_choice("Person", handles), Field(description="You, the communications lead")),
-        },
-    )
-
-
-def restore_form(handles: list[str]) -> type[RunInput]:
-    return _form(
-        "RestoreForm",
-        {
-            "restored": (bool, Field(False, description="Every exit criterion above holds")),
-            "your_handle": (_choice("Person", handles), Field(description="You, the incident commander")),
-        },
-    )
-
-
-def waive_evidence_form(handles: list[str]) -> type[RunInput]:
-    return _form(
-        "WaiveEvidenceForm",
-        {
-            "reason": (str, Field(min_length=1, description="Why there is no evidence to keep")),
-            "your_handle": (_choice("Person", handles), Field(description="You, the incident commander")),
-        },
-    )
-
-
-def revert_form(handles: list[str]) -> type[RunInput]:
-    return _form(
-        "RevertForm",
-        {
-            "action": (
-                Literal["revert", "accept", "leave open"],
-                Field(description="revert it (planning lead), accept it as is (IC only), or leave it open"),
-            ),
-            "reason": (str, Field("", description="Required to accept: why it may stay")),
-            "your_handle": (_choice("Person", handles), Field(description="You")),
-        },
-    )
-
-
-def close_form(handles: list[str]) -> type[RunInput]:
-    return _form(
-        "CloseForm",
-        {
-            "summary": (str, Field(min_length=1, description="One paragraph: what happened, what fixed it")),
-            "your_handle": (_choice("Person", handles), Field(description="You, the incident commander")),
-        },
-    )
-
-
-def handoff_briefing_form(handles: list[str]) -> type[RunInput]:
-    return _form(
-        "HandoffBriefingForm",
-        {
-            "briefing": (str, Field(min_length=1, description="State of play for the incoming IC")),
-            "your_handle": (_choice("Person", handles), Field(description="You, the outgoing IC")),
+            "message": (str, Field(min_length=1, title="Status update",
+                                   description="What responders and stakeholders should know")),
+            "your_handle": _person(handles, "You, the communications lead"),
         },
     )
 
@@ -184,17 +134,16 @@ def handoff_accept_form(handles: list[str]) -> type[RunInput]:
     return _form(
         "HandoffAcceptForm",
         {
-            "accept": (
-                bool,
-                Field(False, description="You're now the incident commander, okay?"),
-            ),
-            "your_handle": (_choice("Person", handles), Field(description="You, the incoming IC")),
+            "accept": (bool, Field(False, title="Accept command",
+                                   description="You're now the incident commander, okay? Untick to decline.")),
+            "your_handle": _person(handles, "You, the incoming incident commander"),
         },
     )
 
 
 def prefilled(form: type[RunInput], description: str, **values: Any) -> type[RunInput]:
-    """``form`` with ``description`` shown above it and fields pre-filled (descriptions kept)."""
+    """``form`` with ``description`` shown above it and fields pre-filled. A required field stays
+    required (``_required``): a default only saves typing."""
     fields: dict[str, Any] = {}
     for name, value in values.items():
         info = copy.copy(form.model_fields[name])
@@ -202,4 +151,6 @@ def prefilled(form: type[RunInput], description: str, **values: Any) -> type[Run
         fields[name] = (info.annotation, info)
     model = create_model(form.__name__, __base__=form, **fields)
     model._description = description
+    model._required = tuple(getattr(form, "_required", ())) or tuple(  # type: ignore[attr-defined]
+        name for name, info in form.model_fields.items() if info.is_required())
     return model

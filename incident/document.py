@@ -44,7 +44,8 @@ def render(state: IncidentState, policy: Policy, due_lines: tuple[str, ...] = ()
     lines += [f"- {role.label}: {state.holder(role) or '-'}" for role in Role]
     for area, person in sorted(state.subleads.items()):
         lines.append(f"  - {area}: {person} (under the operations lead)")
-    next_ic = state.handoff.to if state.handoff else "-"
+    next_ic = (f"{state.handoff.to} (offered, not yet accepted)" if state.handoff
+               else state.next_commander or "-")
     lines.append(f"- next incident commander: {next_ic}")
     lines += ["", "## Exit criteria"] + [f"- {c}" for c in policy.exit_criteria]
     lines += ["", "## TODO and bugs filed"]

@@ -108,6 +108,51 @@ class SubleadNamed(Event):
         return f"{self.person} leads {self.area} under the operations lead"
 
 
+class SubleadReleased(Event):
+    """The operations lead takes an area back from its sub-lead."""
+
+    kind: Literal["sublead_released"] = "sublead_released"
+    area: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"{self.area} has no sub-lead any more (back with the operations lead)"
+
+
+class SeverityChanged(Event):
+    """The IC changes the severity; the cadence of updates and checkpoints follows the new one."""
+
+    kind: Literal["severity_changed"] = "severity_changed"
+    to: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"severity changed to {self.to}: {self.why}"
+
+
+class NextCommanderArranged(Event):
+    """The planning lead arranges who takes command next (the handoff itself is the IC's offer)."""
+
+    kind: Literal["next_commander_arranged"] = "next_commander_arranged"
+    person: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"{self.person} is arranged as the next incident commander"
+
+
+class DivergenceReported(Event):
+    """A change someone made and reported (not through the operations lead's desk): the planning lead
+    records it, so that it is reverted or accepted like any other."""
+
+    kind: Literal["divergence_reported"] = "divergence_reported"
+    divergence_id: str
+    what: str = Field(min_length=1)
+    revert: str = Field(min_length=1)
+    reported_by: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"divergence {self.divergence_id} reported by {self.reported_by}: {self.what} (revert: {self.revert})"
+
+
 class Paged(Event):
     kind: Literal["paged"] = "paged"
     dedup_key: str
@@ -332,6 +377,10 @@ AnyEvent = Annotated[
     | Declared
     | RoleAssigned
     | SubleadNamed
+    | SubleadReleased
+    | SeverityChanged
+    | NextCommanderArranged
+    | DivergenceReported
     | Paged
     | RespondersRequested
     | Escalated

@@ -26,6 +26,10 @@ _ANYTIME_OPEN = frozenset(
         "declaration_decided",
         "role_assigned",
         "sublead_named",
+        "sublead_released",
+        "severity_changed",
+        "next_commander_arranged",
+        "divergence_reported",
         "paged",
         "responders_requested",
         "escalated",
@@ -110,6 +114,7 @@ class IncidentState:
     evidence_waived: str | None = None
     followups: dict[str, FollowUp] = field(default_factory=dict)  # intent -> follow-up
     handoff: HandoffOffer | None = None
+    next_commander: str | None = None  # arranged by the planning lead
     commanders: list[str] = field(default_factory=list)  # every IC in order, for the retrospective
     last_status_update_at: datetime | None = None
     last_checkpoint_at: datetime | None = None
@@ -197,6 +202,37 @@ def _role_assigned(s: IncidentState, e: ev.RoleAssigned) -> None:
 def _sublead_named(s: IncidentState, e: ev.SubleadNamed) -> None:
     _require_actor(s, e, Role.OPERATIONS_LEAD, "naming an operations sub-lead")
     s.subleads[e.area] = e.person
+
+
+def _sublead_released(s: IncidentState, e: ev.SubleadReleased) -> None:
+    _require_actor(s, e, Role.OPERATIONS_LEAD, "releasing an operations sub-lead")
+    if e.area not in s.subleads:
+        raise _refuse(s, e, f"nobody leads {e.area!r}")
+    del s.subleads[e.area]
+
+
+def _severity_changed(s: IncidentState, e: ev.SeverityChanged) -> None:
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "changing the severity")
+    if e.to == s.severity:
+        raise _refuse(s, e, f"the severity is {e.to} already")
+    s.severity = e.to
+
+
+def _next_commander(s: IncidentState, e: ev.NextCommanderArranged) -> None:
+    _require_actor(s, e, Role.PLANNING_LEAD, "arranging the next incident commander")
+    if e.person == s.commander:
+        raise _refuse(s, e, f"{e.person} is the incident commander now")
+    s.next_commander = e.person
+
+
+def _divergence_reported(s: IncidentState, e: ev.DivergenceReported) -> None:
+    _require_actor(s, e, Role.PLANNING_LEAD, "recording a reported divergence")
+    if e.divergence_id in s.divergences:
+        raise _refuse(s, e, f"divergence {e.divergence_id} already exists")
+    s.divergences[e.divergence_id] = Divergence(
+        id=e.divergence_id, what=e.what, applied_by=e.reported_by, approved_by=f"reported by {e.reported_by}",
+        revert=e.revert, applied_at=e.occurred_at,
+    )
 
 
 def _paged(s: IncidentState, e: ev.Paged) -> None:
@@ -293,6 +329,8 @@ def _handoff_accepted(s: IncidentState, e: ev.HandoffAccepted) -> None:
     s.roles[Role.INCIDENT_COMMANDER] = e.actor
     s.commanders.append(e.actor)
     s.handoff = None
+    if s.next_commander == e.actor:
+        s.next_commander = None
 
 
 def _handoff_lapsed(s: IncidentState, e: ev.HandoffLapsed) -> None:
@@ -360,6 +398,10 @@ _HANDLERS: dict[str, Callable[[IncidentState, Any], None]] = {
     "declared": _declared,
     "role_assigned": _role_assigned,
     "sublead_named": _sublead_named,
+    "sublead_released": _sublead_released,
+    "severity_changed": _severity_changed,
+    "next_commander_arranged": _next_commander,
+    "divergence_reported": _divergence_reported,
     "paged": _paged,
     "responders_requested": _nothing,
     "escalated": _escalated,

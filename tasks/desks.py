@@ -92,8 +92,13 @@ def desks(incident_id: str | None = None, person: str | None = None) -> list[Des
 
 
 def schema_of(form: type[RunInput]) -> dict[str, Any]:
-    """The form's schema as ``pause_flow_run`` saves it (and the UI and the server read it)."""
-    return create_v2_schema(form.__name__, model_base=form)
+    """The form's schema as ``pause_flow_run`` saves it (and the UI and the server read it); fields
+    that were pre-filled stay required (``_required``), so the UI does not call them optional."""
+    schema = create_v2_schema(form.__name__, model_base=form)
+    required = [*schema.get("required", []), *getattr(form, "_required", ())]
+    if required:
+        schema["required"] = list(dict.fromkeys(required))
+    return schema
 
 
 def fingerprint(form: type[RunInput], version: int) -> str:

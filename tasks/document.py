@@ -9,6 +9,7 @@ from incident.cadence import due
 from incident.document import artifact_key, render
 from incident.models import Phase
 from incident.state import IncidentState
+from tasks.desks import desks
 from tasks.ledger import load_state
 from tasks.runtime import current_runtime
 
@@ -29,10 +30,20 @@ def document(state: IncidentState) -> str:
     return render(state, current_runtime().config.policy, reminders(state))
 
 
+def desk_links(incident_id: str) -> str:
+    """Where each role holder answers: their desk in the Prefect UI (links relative to the UI)."""
+    waiting = desks(incident_id)
+    if not waiting:
+        return ""
+    lines = ["", "## Desks (answer here)"]
+    lines += [f"- [{d.name}](/runs/flow-run/{d.run_id})" + (f" · {d.message}" if d.message else "") for d in waiting]
+    return "\n".join(lines) + "\n"
+
+
 @task(name="publish_document")
 def publish_document(incident_id: str) -> str:
-    """Rewrite the artifact ``incident-<id>`` from the ledger; returns the Markdown."""
-    markdown = document(load_state(incident_id))
+    """Rewrite the artifact ``incident-<id>`` from the ledger, with links to the desks; returns the Markdown."""
+    markdown = document(load_state(incident_id)) + desk_links(incident_id)
     create_markdown_artifact(
         markdown=markdown, key=artifact_key(incident_id), description=f"Incident document for {incident_id}"
     )

@@ -58,6 +58,18 @@ def request_responders(incident_id: str, key: str, handles: Sequence[str], reaso
     )
 
 
+@task(name="engage_team")
+def engage_team(incident_id: str, key: str, escalation_policy: str, reason: str) -> Recorded:
+    """Page another team's escalation policy onto the incident (a responder request)."""
+    rt = current_runtime()
+    message = f"{rt.config.policy.escalation.message} ({reason})"
+    return once(
+        key,
+        lambda: rt.pager.add_responders(incident_id, [], message, escalation_policies=[escalation_policy]),
+        lambda _: ev.Escalated(**envelope(incident_id, key), reason=reason, responders=(escalation_policy,)),
+    )
+
+
 @task(name="post_status_update")
 def post_status_update(incident_id: str, key: str, message: str, author: str | None = None) -> Recorded:
     """The communications lead's update: PagerDuty status update and a comment on the Jira ticket,

@@ -57,8 +57,8 @@ def scripted_answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
             leads = ("operations_lead", "communications_lead", "planning_lead")
             return {"your_handle": ic, "incident_commander": form.default("incident_commander"),
                     **{r: form.default(r) for r in leads}}
-        case "MitigationForm" if not state.divergences:
-            return {"mitigation": form.choices("mitigation")[0], "approved_by": state.holder(Role.OPERATIONS_LEAD)}
+        case "OperationsForm" if not state.divergences:
+            return {"action": form.choices("action")[0], "approved_by": state.holder(Role.OPERATIONS_LEAD)}
         case "CommandForm":
             return command_answer(form, state)
         case "PlanningForm":
@@ -75,9 +75,11 @@ def scripted_answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
 def command_answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
     choices = form.choices("action")
 
+    ticks = {name: True for name in form.schema["properties"] if name.startswith("criterion_")}
+
     def pick(prefix: str, note: str) -> dict[str, Any] | None:
         chosen = next((c for c in choices if c.startswith(prefix)), None)
-        return None if chosen is None else {"action": chosen, "note": note, "your_handle": state.commander}
+        return None if chosen is None else {"action": chosen, "note": note, "your_handle": state.commander, **ticks}
 
     if state.phase is Phase.STABILISING:
         return pick("checkpoint: the bleeding has stopped", "error rate back to normal after the mitigation") \

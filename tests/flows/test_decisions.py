@@ -15,7 +15,8 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 
-from flows.desks import MORE, OFFER, STOPPED
+from flows.desks import MORE, NEXT_IC, OFFER, REPORT, RESTORED, SEVERITY, STOPPED
+from flows.forms import NAME_SUBLEAD, RELEASE_SUBLEAD
 from flows.lifecycle import incident_lifecycle
 from incident import events as ev
 from incident.models import Phase, Role
@@ -26,6 +27,8 @@ from tasks.runtime import Runtime
 from tasks.work import Dispatcher
 from tests.helpers import Clock, requests_seen
 from warroom.intake import make_dispatcher
+
+ROLLBACK = "apply rollback-index: Point search at the previous index snapshot"  # configs/runbooks/search.yaml
 
 
 def start(incident_id: str, runtime: Runtime, service: str = "search") -> Dispatcher:
@@ -39,6 +42,10 @@ def desk_of(incident_id: str, role: str) -> desks.Desk:
 
 def form_text(d: desks.Desk) -> str:
     return str(read_flow_run_input(keyset_from_base_key(f"paused-{d.pause_key}")["description"], d.run_id))
+
+
+def form_schema(d: desks.Desk) -> dict[str, Any]:
+    return dict(read_flow_run_input(keyset_from_base_key(f"paused-{d.pause_key}")["schema"], d.run_id))
 
 
 def answer(dispatcher: Dispatcher, incident_id: str, role: str, values: dict[str, Any]) -> None:
@@ -87,7 +94,7 @@ def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_time
     incident_id = "INC-DEC-MIT"
     dispatcher = start(incident_id, runtime)
     take_roles(dispatcher, incident_id)
-    answer(dispatcher, incident_id, "operations_lead", {"mitigation": "rollback-index", "approved_by": "erin"})
+    answer(dispatcher, incident_id, "operations_lead", {"action": ROLLBACK, "approved_by": "erin"})
     ops = desk_of(incident_id, "operations_lead")
     assert ops.paused and ops.message.startswith("Not recorded: ")
     assert "erin is not the operations lead (dan is)" in ops.message
@@ -97,7 +104,7 @@ def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_time
     assert [(r.actor, r.refused) for r in refused] == [("erin", True)]
     assert not load_state(incident_id).divergences
 
-    answer(dispatcher, incident_id, "operations_lead", {"mitigation": "rollback-index", "approved_by": "dan"})
+    answer(dispatcher, incident_id, "operations_lead", {"action": ROLLBACK, "approved_by": "dan"})
     state = load_state(incident_id)
     assert [d.approved_by for d in state.divergences.values()] == ["dan"]
     assert desk_of(incident_id, "operations_lead").message == ""  # the refusal does not follow
@@ -129,9 +136,22 @@ def test_the_ic_declares_the_bleeding_stopped_and_the_incident_moves_on(runtime:
     assert state.phase is Phase.RESTORING and state.checkpoints == 1
     assert state.escalations == 1
     assert "operations_lead" in {d.desk for d in desks.desks(incident_id)}  # mitigations still possible
-    restore_form = form_text(desk_of(incident_id, "incident_commander"))
-    assert "Error rate of the affected service back under its SLO" in restore_form
-    assert "Every divergence reverted" not in restore_form.split("---")[0]  # checked at close, not here
+    schema = form_schema(desk_of(incident_id, "incident_commander"))
+    criteria = {name: p["title"] for name, p in schema["properties"].items() if name.startswith("criterion_")}
+    assert list(criteria.values()) == ["Error rate of the affected service back under its SLO for 30 minutes.",
+                                       "Latency p99 back under its SLO for 30 minutes."]  # the rest: at close
+    assert "your_handle" in schema["required"] and "action" in schema["required"]  # prefilled, still required
+    assert "note" not in schema["required"]
+
+    restored = {"action": RESTORED, "your_handle": ic, "criterion_1": True}
+    answer(dispatcher, incident_id, "incident_commander", restored)
+    assert load_state(incident_id).phase is Phase.RESTORING
+    assert "not ticked: Latency p99" in desk_of(incident_id, "incident_commander").message
+    answer(dispatcher, incident_id, "incident_commander", {**restored, "criterion_2": True})
+    state = load_state(incident_id)
+    assert state.phase in (Phase.PRESERVING_EVIDENCE, Phase.REVERTING)
+    ticked = [t.text for t in state.timeline if t.text.startswith("incident commander: exit criterion holds")]
+    assert len(ticked) == 2
 
 
 def test_a_timed_out_desk_pages_extra_responders_then_is_answered(
@@ -209,3 +229,34 @@ def test_the_overdue_update_is_asked_at_once_on_the_comms_desk(make_runtime: Cal
     assert "status_update_overdue" in [r.event.kind for r in runtime.ledger.stream(incident_id)]
     answer(dispatcher, incident_id, "communications_lead", {"message": "Still on it.", "your_handle": "frank"})
     assert "overdue" not in form_text(desk_of(incident_id, "communications_lead")).split("---")[0]
+
+
+def test_severity_sub_leads_reported_changes_and_the_next_ic(runtime: Runtime) -> None:
+    incident_id = "INC-DEC-MORE"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    ic = load_state(incident_id).commander
+    answer(dispatcher, incident_id, "incident_commander", {"action": SEVERITY, "severity": "SEV1",
+                                                           "note": "checkout depends on search", "your_handle": ic})
+    assert load_state(incident_id).severity == "SEV1"
+
+    answer(dispatcher, incident_id, "operations_lead", {"action": NAME_SUBLEAD, "area": "database",
+                                                        "sub_lead": "bob", "approved_by": "dan"})
+    assert load_state(incident_id).subleads == {"database": "bob"}
+    assert "database: **bob**" in form_text(desk_of(incident_id, "operations_lead"))
+    answer(dispatcher, incident_id, "operations_lead", {"action": RELEASE_SUBLEAD, "area": "database",
+                                                        "approved_by": "dan"})
+    assert load_state(incident_id).subleads == {}
+
+    answer(dispatcher, incident_id, "planning_lead", {"action": REPORT, "note": "bob restarted the search cache",
+                                                      "revert": "nothing to revert: warm it again",
+                                                      "who": "bob", "your_handle": "grace"})
+    [reported] = load_state(incident_id).divergences.values()
+    assert reported.applied_by == "bob" and reported.status == "open"
+    answer(dispatcher, incident_id, "planning_lead", {"action": NEXT_IC, "who": "carol", "your_handle": "grace"})
+    state = load_state(incident_id)
+    assert state.next_commander == "carol"
+    command = form_schema(desk_of(incident_id, "incident_commander"))
+    assert command["properties"]["offer_to"]["default"] == "carol"  # the IC's offer is prefilled with them
+    assert any(r.startswith(f"revert {reported.id}") for r in
+               form_schema(desk_of(incident_id, "planning_lead"))["definitions"]["PlanningAction"]["enum"])

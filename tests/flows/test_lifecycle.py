@@ -27,7 +27,7 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
         dispatcher.stop()
     assert responder.errors == []
     answered = [form.name for form, _ in responder.answered]
-    assert answered == ["RolesForm", "MitigationForm", "CommandForm", "CommandForm", "PlanningForm",
+    assert answered == ["RolesForm", "OperationsForm", "CommandForm", "CommandForm", "PlanningForm",
                         "CommandForm"]
 
     records = runtime.ledger.stream(incident_id)
