@@ -2,18 +2,27 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+LOCK   := requirements.lock
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lock lint test demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+# the exact versions from the lock (dev tools included), then warroom itself without resolving again
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# refresh the lock from pyproject.toml's ranges, keeping every version it already holds that still fits;
+# `make lock UPGRADE=1` moves everything to the newest versions the ranges allow (then run `make test`)
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --quiet \
+		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 lint: install
 	$(BIN)/ruff check .
