@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     grafana_timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"
     #: PagerDuty V3 webhook subscription secrets (comma-separated: both during a rotation)
     pagerduty_webhook_secrets: SecretStr = SecretStr("")
+    #: serve the intake's API document and its pages (/openapi.json, /docs, /redoc); off by default
+    intake_docs: bool = False
 
     @staticmethod
     def listed(value: SecretStr) -> list[str]:
