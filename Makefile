@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 LOCK   := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
 .PHONY: install lock lint test demo bench clean
 
@@ -11,18 +12,21 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # the exact versions from the lock (dev tools included), then warroom itself without resolving again
-$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/python -m pip install -q -r $(LOCK)
+$(VENV)/.installed: pyproject.toml $(DEV_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(DEV_LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
 
-# refresh the lock from pyproject.toml's ranges, keeping every version it already holds that still fits;
-# `make lock UPGRADE=1` moves everything to the newest versions the ranges allow (then run `make test`)
+# refresh the locks from pyproject.toml's ranges, keeping every version they hold that still fits:
+# requirements-dev.lock (with the dev tools: make, CI) and requirements.lock (what warroom needs to run,
+# the same versions). `make lock UPGRADE=1` moves to the newest versions the ranges allow; then `make test`.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet \
+	--custom-compile-command "make lock"
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --quiet \
-		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
+	$(UV_COMPILE) --extra dev $(if $(UPGRADE),--upgrade) -o $(DEV_LOCK)
+	$(UV_COMPILE) --constraint $(DEV_LOCK) -o $(LOCK)
 
 lint: install
 	$(BIN)/ruff check .
