@@ -156,9 +156,16 @@ def up(
     check_port(host, intake_port, "--intake-port")
     check_port(sandbox_host(host), pagerduty_port, "--pagerduty-port")
     check_port(sandbox_host(host), jira_port, "--jira-port")
-    stop = threading.Event()
+    stop, started = threading.Event(), threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not started.is_set() and not stop.is_set():
+            stop.set()
+            raise KeyboardInterrupt  # still starting: unwind what has started
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, on_signal)
     try:
         with local_stack(settings, os.environ, config, pagerduty_port, jira_port, host=host,
                          prefect_port=prefect_port) as stack, use_runtime(stack.runtime):
@@ -168,6 +175,7 @@ def up(
             crashed, carried = carry_on(stack.runtime)
             intake = _serve_intake(create_intake_app(stack.runtime, settings, utc_now), host, intake_port)
             serve_in_background()
+            started.set()
             typer.echo(f"Prefect UI: {stack.ui_url}")
             typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
             typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
