@@ -45,7 +45,7 @@ from warroom.runner import (
 )
 from warroom.settings import Settings
 from warroom.signals import unwind_on_termination
-from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, local_stack, sandbox_host
+from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, free_port, local_stack, sandbox_host
 
 app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.",
                   pretty_exceptions_enable=False)
@@ -223,6 +223,7 @@ def intake(
     host = settings.intake_host if host is None else host
     port = settings.intake_port if port is None else port
     check_port(host, port, "--port")
+    port = port or free_port(host)  # 0: a free one, chosen here so the line below can name it
     with unwind_on_termination(), prefect_api(settings, os.environ):
         runtime = build_runtime(settings, os.environ)
         with use_runtime(runtime):
