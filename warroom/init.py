@@ -49,7 +49,7 @@ def init_configs(directory: Path) -> list[Path]:
     """
     target = directory / CONFIGS
     starter = starter_files()
-    existing = [target.joinpath(*relative.parts) for relative in starter
+    existing = [target.joinpath(*relative.parts) for relative in sorted(starter, key=lambda r: (len(r.parts), r))
                 if target.joinpath(*relative.parts).exists()]
     if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
@@ -83,7 +83,8 @@ so `warroom demo` runs on it as it is. Make it yours, file by file:
   samples/alert.yaml  the alert `warroom demo` starts from
 
 then:
-  warroom config check {configs}    every problem, with its file, YAML path and line
-  warroom demo                      one whole incident on local sandboxes (reads ./configs, or
-                                    $WARROOM_CONFIG_DIR)
+  warroom config check {configs}
+      lists every problem, with its file, YAML path and line
+  warroom demo
+      runs one whole incident on local sandboxes (it reads ./configs, or $WARROOM_CONFIG_DIR)
 and for real PagerDuty and Jira: WARROOM_PAGERDUTY_* and WARROOM_JIRA_* (or Prefect blocks), see the README."""
