@@ -2,18 +2,31 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+LOCK   := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lock lint test demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+# the exact versions from the lock (dev tools included), then warroom itself without resolving again
+$(VENV)/.installed: pyproject.toml $(DEV_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(DEV_LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# refresh the locks from pyproject.toml's ranges, keeping every version they hold that still fits:
+# requirements-dev.lock (with the dev tools: make, CI) and requirements.lock (what warroom needs to run,
+# the same versions). `make lock UPGRADE=1` moves to the newest versions the ranges allow; then `make test`.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet \
+	--custom-compile-command "make lock"
+lock: install
+	$(UV_COMPILE) --extra dev $(if $(UPGRADE),--upgrade) -o $(DEV_LOCK)
+	$(UV_COMPILE) --constraint $(DEV_LOCK) -o $(LOCK)
 
 lint: install
 	$(BIN)/ruff check .

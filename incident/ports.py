@@ -48,7 +48,16 @@ class Pager(Protocol):
 
     def resolve(self, dedup_key: str) -> None: ...
 
-    def add_responders(self, dedup_key: str, responder_emails: Sequence[str], message: str) -> None: ...
+    def add_responders(
+        self,
+        dedup_key: str,
+        responder_emails: Sequence[str],
+        message: str,
+        escalation_policies: Sequence[str] = (),
+    ) -> None:
+        """Request responders on the incident: people by e-mail and whole teams by their escalation
+        policy id (another team engaged); one request for all of them, none when both are empty."""
+        ...
 
     def post_status_update(self, dedup_key: str, message: str) -> None: ...
 

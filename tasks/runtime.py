@@ -28,7 +28,6 @@ class Runtime:
     clock: Callable[[], datetime]
     home: Path  # evidence goes under home / "evidence" / <incident>
     config_dir: Path  # runbook evidence locations are relative to it
-    form_poll_seconds: int = 1
 
 
 _current: Runtime | None = None

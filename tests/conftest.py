@@ -65,7 +65,7 @@ def make_runtime(
         def make(
             seconds: int = 30, clock: Callable[[], datetime] = utc_now, database_url: str | None = None
         ) -> Runtime:
-            settings = Settings(home=tmp_path / "home", config_dir=CONFIGS, form_poll_seconds=1,
+            settings = Settings(home=tmp_path / "home", config_dir=CONFIGS,
                                 database_url=database_url)
             rt = build_runtime(settings, sandboxes.env(), config=fast(config, seconds), clock=clock)
             stack.callback(rt.ledger.close)

@@ -47,5 +47,4 @@ def build_runtime(
         clock=clock,
         home=settings.home,
         config_dir=settings.config_dir,
-        form_poll_seconds=settings.form_poll_seconds,
     )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
+import sys
 import threading
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -19,11 +23,19 @@ from incident.state import check, fold
 from integrations.ledger import Ledger
 from integrations.sandbox.from_config import jira_options, pagerduty_setup
 from integrations.sandbox.server import Sandboxes
+from tasks.desks import desks
 from tasks.runs import LIFECYCLE, start_run
 from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
 from warroom.demo import run_demo
+from warroom.discovery import (
+    RunningStack,
+    prefect_api,
+    remove_stack_file,
+    running_stack,
+    write_stack_file,
+)
 from warroom.intake import create_intake_app
 from warroom.recovery import carry_on
 from warroom.runner import (
@@ -36,10 +48,13 @@ from warroom.runner import (
     wait_for_interrupt,
 )
 from warroom.settings import Settings
-from warroom.stack import local_stack
+from warroom.signals import unwind_on_termination
+from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, free_port, local_stack, sandbox_host
 
-app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.")
-config_app = typer.Typer(no_args_is_help=True, help="Check the policies, roster, services and runbooks.")
+app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.",
+                  pretty_exceptions_enable=False)
+config_app = typer.Typer(no_args_is_help=True, help="Check the policies, roster, services and runbooks.",
+                         pretty_exceptions_enable=False)
 app.add_typer(config_app, name="config")
 
 
@@ -75,6 +90,10 @@ def _settings() -> Settings:
     return Settings()
 
 
+HostOption = Annotated[str | None, typer.Option(
+    "--host", help="The address to listen on. Default: $WARROOM_INTAKE_HOST, else 127.0.0.1.", show_default=False)]
+
+
 @app.command()
 def demo(
     interactive: Annotated[
@@ -83,22 +102,30 @@ def demo(
 ) -> None:
     """Run one whole incident on the embedded default: alert, declare, page, roles, mitigate, restore,
     evidence, revert, close."""
-    run_demo(_settings(), os.environ, interactive)
+    with unwind_on_termination():
+        run_demo(_settings(), os.environ, interactive)
 
 
 @app.command()
 def sandbox(
+    host: Annotated[str, typer.Option(
+        help="The address to listen on (their certificate names 127.0.0.1 and localhost).")] = LOCALHOST,
     pagerduty_port: Annotated[int, typer.Option(help="Port of the PagerDuty sandbox (0: any free).")] = 8441,
     jira_port: Annotated[int, typer.Option(help="Port of the Jira sandbox (0: any free).")] = 8442,
 ) -> None:
-    """Serve the PagerDuty and Jira sandboxes over HTTPS on 127.0.0.1 until Ctrl-C."""
+    """Serve the PagerDuty and Jira sandboxes over HTTPS until Ctrl-C or SIGTERM."""
     settings = _settings()
     config = load_config(settings.config_dir)
-    with Sandboxes(settings.home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config),
-                   pagerduty_port=pagerduty_port, jira_port=jira_port, persist=True) as boxes:
+    check_port(host, pagerduty_port, "--pagerduty-port")
+    check_port(host, jira_port, "--jira-port")
+    with unwind_on_termination(), Sandboxes(
+            settings.home, pagerduty_setup=pagerduty_setup(config), jira_options=jira_options(config), host=host,
+            pagerduty_port=pagerduty_port, jira_port=jira_port, persist=True) as boxes:
         typer.echo(f"PagerDuty sandbox: {boxes.pagerduty_url}  (Events API and REST)")
         typer.echo(f"Jira sandbox:      {boxes.jira_url}")
         typer.echo(f"certificate authority: {boxes.tls.ca_path if boxes.tls else '-'}")
+        if sandbox_host(host) != host:
+            typer.echo(f"note: their certificate does not name {host}: clients must reach them as 127.0.0.1")
         typer.echo("\npoint warroom at them (these lines hold the sandbox's own tokens):")
         for name, value in boxes.env().items():
             typer.echo(f"export {name}={value}")
@@ -108,54 +135,109 @@ def sandbox(
 
 @app.command()
 def up(
-    pagerduty_port: Annotated[int, typer.Option(help="Port of the PagerDuty sandbox.")] = 8441,
-    jira_port: Annotated[int, typer.Option(help="Port of the Jira sandbox.")] = 8442,
+    host: HostOption = None,
+    prefect_port: Annotated[int, typer.Option(
+        help="Port of the Prefect server and its UI (0: any free; unused when PREFECT_API_URL is set).")
+    ] = PREFECT_PORT,
+    intake_port: Annotated[int | None, typer.Option(
+        help="Port of the intake (0: any free). Default: $WARROOM_INTAKE_PORT, else 8440.", show_default=False)
+    ] = None,
+    pagerduty_port: Annotated[int, typer.Option(help="Port of the PagerDuty sandbox (0: any free).")] = 8441,
+    jira_port: Annotated[int, typer.Option(help="Port of the Jira sandbox (0: any free).")] = 8442,
 ) -> None:
-    """Run the local stack in the foreground: Prefect (unless PREFECT_API_URL is set), the sandboxes,
-    the intake and its dispatcher, and a runner serving the lifecycle and handoff deployments.
-    Ctrl-C or SIGTERM stops everything; started again, every open incident carries on."""
+    """Run the local stack in the foreground: Prefect and its UI (unless PREFECT_API_URL is set), the
+    sandboxes, the intake and its dispatcher, and a runner serving the lifecycle and handoff deployments.
+    Other commands find it through $WARROOM_HOME/stack.json. Ctrl-C or SIGTERM stops everything; started
+    again, every open incident carries on."""
     settings = _settings()
+    host = settings.intake_host if host is None else host
+    intake_port = settings.intake_port if intake_port is None else intake_port
     config = load_config(settings.config_dir)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    if (other := running_stack(settings.home)) is not None:
+        _fail(f"warroom up already runs from {settings.home} (pid {other.pid}): its UI is {other.ui_url}")
+    if not os.environ.get("PREFECT_API_URL"):
+        check_port(host, prefect_port, "--prefect-port")
+    check_port(host, intake_port, "--intake-port")
+    check_port(sandbox_host(host), pagerduty_port, "--pagerduty-port")
+    check_port(sandbox_host(host), jira_port, "--jira-port")
+    stop, started = threading.Event(), threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not started.is_set() and not stop.is_set():
+            stop.set()
+            raise KeyboardInterrupt  # still starting: unwind what has started
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
-        with local_stack(settings, os.environ, config, pagerduty_port, jira_port) as stack, use_runtime(stack.runtime):
+        with local_stack(settings, os.environ, config, pagerduty_port, jira_port, host=host,
+                         prefect_port=prefect_port) as stack, use_runtime(stack.runtime):
             os.environ.update(stack.env)  # the runner's flow runs build their runtime from these
             for deployment in deployments():
                 deployment.apply()
             crashed, carried = carry_on(stack.runtime)
-            intake = Background(create_intake_app(stack.runtime, settings, utc_now), settings.intake_host,
-                                settings.intake_port)
+            intake = _serve_intake(create_intake_app(stack.runtime, settings, utc_now), host, intake_port)
             serve_in_background()
+            started.set()
             typer.echo(f"Prefect UI: {stack.ui_url}")
             typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
             typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
             typer.echo(f"intake: {intake.url}/v1/alerts/{{alertmanager,grafana,pagerduty,generic}}")
+            typer.echo(f"export PREFECT_API_URL={stack.api_url}  # for prefect's own CLI; warroom commands "
+                       "find this stack by themselves")
             if carried:
                 typer.echo(f"carrying on {carried} open incident(s) ({crashed} run(s) left by the last stop)")
             typer.echo("declare with `warroom declare SERVICE TITLE`; Ctrl-C stops everything.")
+            write_stack_file(settings.home, RunningStack(  # last: other commands may use the stack from now on
+                api_url=stack.api_url, ui_url=stack.ui_url, pid=os.getpid(), intake_url=intake.url,
+                pagerduty_url=stack.sandboxes.pagerduty_url, jira_url=stack.sandboxes.jira_url,
+                home=str(settings.home)))
             try:
                 stop.wait()
             finally:
+                remove_stack_file(settings.home)
                 typer.echo("stopping: the runs waiting on forms are carried on at the next `warroom up`")
                 intake.stop()
                 logging.getLogger("prefect").setLevel(logging.CRITICAL)  # the runner's alarms as its runs go
                 # the runs hold nothing the ledger does not: stopped at once, marked crashed at the next start
                 stop_processes(flow_run_processes(os.getpid()), grace_s=2.0, first=signal.SIGKILL)
     finally:
+        remove_stack_file(settings.home)
         stop_processes(descendants(os.getpid()), grace_s=2.0)
 
 
+def _serve_intake(intake_app: object, host: str, port: int) -> Background:
+    try:
+        return Background(intake_app, host, port)
+    except RuntimeError:  # taken since it was checked
+        check_port(host, port, "--intake-port")
+        raise
+
+
 @app.command()
-def intake() -> None:
-    """Serve the alert webhooks (POST /v1/alerts/{alertmanager,grafana,pagerduty,generic}, GET /healthz)."""
+def intake(
+    host: HostOption = None,
+    port: Annotated[int | None, typer.Option(
+        help="The port to listen on. Default: $WARROOM_INTAKE_PORT, else 8440.", show_default=False)] = None,
+) -> None:
+    """Serve the alert webhooks (POST /v1/alerts/{alertmanager,grafana,pagerduty,generic}, GET /healthz)
+    until Ctrl-C or SIGTERM. Prefect: PREFECT_API_URL, else the running `warroom up`."""
     settings = _settings()
-    runtime = build_runtime(settings, os.environ)
-    with use_runtime(runtime):
-        typer.echo(f"warroom intake on http://{settings.intake_host}:{settings.intake_port}/v1/alerts/...")
-        uvicorn.run(create_intake_app(runtime, settings, utc_now), host=settings.intake_host,
-                    port=settings.intake_port, log_level="warning")
+    host = settings.intake_host if host is None else host
+    port = settings.intake_port if port is None else port
+    check_port(host, port, "--port")
+    port = port or free_port(host)  # 0: a free one, chosen here so the line below can name it
+    with unwind_on_termination(), prefect_api(settings, os.environ):
+        runtime = build_runtime(settings, os.environ)
+        with use_runtime(runtime):
+            typer.echo(f"warroom intake on http://{host}:{port}/v1/alerts/...")
+            uvicorn.run(create_intake_app(runtime, settings, utc_now), host=host, port=port, log_level="warning")
+
+
+def new_incident_id(now: datetime) -> str:
+    """``INC-<UTC date>-<time>-<4 hex>``: two declarations in one second are two incidents."""
+    return f"INC-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 @app.command()
@@ -167,23 +249,26 @@ def declare(
     by: Annotated[str, typer.Option(help="Your roster handle.")] = "",
     drill: Annotated[bool, typer.Option(help="A drill: kept out of production metrics.")] = False,
 ) -> None:
-    """Declare an incident by hand: starts the lifecycle deployment (needs `warroom up` or a worker)."""
+    """Declare an incident by hand: starts the lifecycle deployment of the running `warroom up` (or of
+    the Prefect at PREFECT_API_URL, served by a worker)."""
     settings = _settings()
     config = load_config(settings.config_dir)
     if service not in config.services.services:
         _fail(f"unknown service {service!r}; services.yaml has: {', '.join(config.services.services)}")
     config.policy.severity(severity)
-    incident_id = f"INC-{utc_now():%Y%m%d-%H%M%S}"
-    run = start_run(LIFECYCLE, {
-        "incident_id": incident_id, "title": title, "service": service, "severity": severity,
-        "reasons": reason or ["declared by hand"], "declared_by": by or "warroom", "drill": drill,
-    }, key=f"{incident_id}:lifecycle")
-    typer.echo(f"{incident_id} declared; lifecycle run {run.id} (answer its forms in the Prefect UI)")
+    incident_id = new_incident_id(utc_now())
+    with prefect_api(settings, os.environ) as stack:
+        run = start_run(LIFECYCLE, {
+            "incident_id": incident_id, "title": title, "service": service, "severity": severity,
+            "reasons": reason or ["declared by hand"], "declared_by": by or "warroom", "drill": drill,
+        }, key=f"{incident_id}:lifecycle")
+    typer.echo(f"{incident_id} declared; lifecycle run {stack.ui_url}/runs/flow-run/{run.id}")
+    typer.echo(f"its desks (the forms to answer): warroom waiting --incident {incident_id}")
 
 
 @app.command()
 def handoff(
-    incident: Annotated[str, typer.Argument(help="The incident id, e.g. INC-20261126-031200.")],
+    incident: Annotated[str, typer.Argument(help="The incident id, e.g. INC-20261126-031200-7f3a.")],
     to: Annotated[str, typer.Option("--to", help="The incoming IC's roster handle.")],
     briefing: Annotated[str, typer.Option(help="The state of play, for the incoming IC.")],
     by: Annotated[str, typer.Option(help="Your roster handle: the incident commander now.")],
@@ -208,6 +293,25 @@ def handoff(
 
 
 @app.command()
+def waiting(
+    person: Annotated[str | None, typer.Option("--for", help="Only this person's desks (roster handle).")] = None,
+    incident: Annotated[str | None, typer.Option(help="Only this incident's desks.")] = None,
+) -> None:
+    """List every desk waiting for an answer: its link, incident, role, person and how long it has waited."""
+    settings = _settings()
+    with prefect_api(settings, os.environ) as stack:
+        found = desks(incident, person)
+    if not found:
+        typer.echo("nothing is waiting" + (f" for {person}" if person else ""))
+    now = utc_now()
+    for d in found:
+        waited = int((now - d.since).total_seconds()) // 60 if d.since else 0
+        state = f"  ({d.message})" if d.message else ("" if d.paused else "  (answered: being recorded)")
+        typer.echo(f"{d.incident_id:28} {d.desk.replace('_', ' '):27} {d.person:10} {waited:4} min  "
+                   f"{stack.ui_url}/runs/flow-run/{d.run_id}{state}")
+
+
+@app.command()
 def incidents(
     status: Annotated[str | None, typer.Option(help="pending, open or closed.")] = None,
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
@@ -228,3 +332,36 @@ def incidents(
 def _fail(message: str) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code=1)
+
+
+# the entry point ---------------------------------------------------------------------------------
+
+MAX_PROBLEMS_SHOWN = 5
+
+
+def main(args: Sequence[str] | None = None) -> NoReturn:
+    """``warroom``: the app, with every expected error (a WarroomError, a command line that does not
+    parse) said in a line or two on stderr, exit status 1, never a traceback. Unexpected errors keep
+    theirs (plain Python tracebacks)."""
+    try:
+        code = app(args=args, prog_name="warroom", standalone_mode=False)
+    except typer.TyperException as exc:  # a command line that cannot be parsed (typer's click errors)
+        code = getattr(exc, "exit_code", 2)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            where = getattr(getattr(exc, "ctx", None), "command_path", None) or "warroom"
+            typer.echo(f"{where}: {exc.format_message()}\n(`{where} --help` lists what it takes)", err=True)
+            code = 1
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 1
+    except ConfigError as exc:
+        head, *problems = str(exc).splitlines()
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = len(problems) - len(shown)
+        tail = [f"  ... and {more} more: `warroom config check` lists them all"] if more else []
+        typer.echo("\n".join([head, *shown, *tail]), err=True)
+        code = 1
+    except WarroomError as exc:
+        typer.echo(str(exc), err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

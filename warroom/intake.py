@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,7 @@ from integrations.pagerduty.pager import PagerDutyPager
 from tasks.runs import start_run
 from tasks.runtime import Runtime
 from tasks.work import Dispatcher, describe_failure
+from warroom.intake_api import install_openapi, package_version, route_doc
 from warroom.settings import Settings
 
 # Alertmanager with max_alerts: 0 sends a whole group in one body: 10,000 alerts are 2.5-6 MB
@@ -102,7 +103,11 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         finally:
             dispatcher.stop()
 
-    app = FastAPI(title="warroom intake", description="Alert webhooks in; incidents out.", lifespan=lifespan)
+    docs = settings.intake_docs  # the API document and its pages are served only when asked for
+    app = FastAPI(title="warroom intake", description="Alert webhooks in; incidents out.", lifespan=lifespan,
+                  version=package_version(), openapi_url="/openapi.json" if docs else None,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
+    install_openapi(app, settings)
     counts: Counter[str] = Counter()
 
     def authenticate(source: str, headers: dict[str, str], body: bytes) -> None:
@@ -179,7 +184,6 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
 
     app.state.dispatcher = dispatcher
 
-    @app.post("/v1/alerts/{source}")
     async def receive(source: str, request: Request) -> JSONResponse:
         if source not in SOURCES:
             return JSONResponse({"error": f"unknown source {source!r}; use one of {', '.join(SOURCES)}"}, 404)
@@ -205,6 +209,16 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         headers = {k.lower(): v for k, v in request.headers.items()}
         status, payload = await anyio.to_thread.run_sync(handle, source, headers, bytes(body))
         return JSONResponse(payload, status)
+
+    def route(source: str) -> Callable[[Request], Awaitable[JSONResponse]]:
+        async def receive_from(request: Request) -> JSONResponse:
+            return await receive(source, request)
+
+        return receive_from
+
+    for known in SOURCES:  # one documented route per source (intake_api), each read as above
+        app.post(f"/v1/alerts/{known}", **route_doc(known))(route(known))
+    app.post("/v1/alerts/{source}", include_in_schema=False)(receive)  # any other source: 404
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

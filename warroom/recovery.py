@@ -1,9 +1,10 @@
 """Carrying open incidents on when ``warroom up`` starts again.
 
-A stopped ``up`` leaves no process behind, so the runs it served (an incident waiting on a form, a
-phase in progress) hold nothing any more. On the next start, those runs are marked crashed and every
-open incident gets a fresh lifecycle run, started by the dispatcher: the lifecycle reruns from the top,
-does nothing twice (the ledger), and asks its waiting form again. A form's timeout is due work in the
+A stopped ``up`` leaves no process behind, so the lifecycle runs it served hold nothing any more. On
+the next start, those runs are marked crashed and every open incident gets a fresh lifecycle run,
+started by the dispatcher: it reruns from the top, does nothing twice (the ledger), and shows each desk
+again. The desks themselves are left as they are: they never held a process, and one answered while
+``up`` was stopped is handled as soon as the dispatcher runs. A desk's timeout is due work in the
 ledger, so one that passed while ``up`` was stopped escalates at once.
 """
 
@@ -20,6 +21,7 @@ from prefect.states import Crashed
 
 from incident import work
 from incident.state import fold
+from tasks.desks import TAG
 from tasks.runtime import Runtime
 
 LEFT_BEHIND = [StateType.RUNNING, StateType.PAUSED, StateType.PENDING, StateType.CANCELLING]
@@ -32,7 +34,7 @@ def carry_on(runtime: Runtime) -> tuple[int, int]:
         left = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=LEFT_BEHIND))),
         )
-        stale = [run for run in left if "incident_id" in run.parameters]  # the lifecycle's runs and subflow runs
+        stale = [run for run in left if "incident_id" in run.parameters and TAG not in run.tags]  # not desks
         for run in stale:
             client.set_flow_run_state(run.id, Crashed(
                 message="warroom up stopped while this run was in progress; a fresh run carries the incident on"),

@@ -16,8 +16,6 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".warroom")
     database_url: str | None = None
     config_dir: Path = Path("configs")
-    #: how often a paused flow checks whether its form was answered (Prefect's default is 10 s)
-    form_poll_seconds: int = Field(default=1, ge=1)
     #: Prefect block names to load credentials from; when unset, WARROOM_PAGERDUTY_* / WARROOM_JIRA_*
     pagerduty_block: str | None = None
     jira_block: str | None = None
@@ -33,6 +31,8 @@ class Settings(BaseSettings):
     grafana_timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"
     #: PagerDuty V3 webhook subscription secrets (comma-separated: both during a rotation)
     pagerduty_webhook_secrets: SecretStr = SecretStr("")
+    #: serve the intake's API document and its pages (/openapi.json, /docs, /redoc); off by default
+    intake_docs: bool = False
 
     @staticmethod
     def listed(value: SecretStr) -> list[str]:

@@ -30,6 +30,7 @@ import functools
 import json
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -181,20 +182,57 @@ class PagerDutyPager:
         key = vendor_dedup_key(dedup_key)
         self._call("resolve", lambda: self._events.resolve(key))
 
-    def add_responders(self, dedup_key: str, responder_emails: Sequence[str], message: str) -> None:
+    def add_responders(
+        self,
+        dedup_key: str,
+        responder_emails: Sequence[str],
+        message: str,
+        escalation_policies: Sequence[str] = (),
+    ) -> None:
+        """One responder request for the users (found by e-mail) and the escalation policies (by id,
+        e.g. another team's ``escalation_policy`` in services.yaml); nothing is sent when both are empty."""
         call = "add_responders"
-        if not responder_emails:
+        policies = list(dict.fromkeys(p.strip() for p in escalation_policies))
+        if not responder_emails and not policies:
             return
+        if any(not p for p in policies):
+            raise IntegrationError(SERVICE, call, "an escalation policy id is blank (check services.yaml)")
         incident = self._incident(call, dedup_key)
         requester = self._user_id(call, self._credentials.from_email)
         targets = [
             {"responder_request_target": {"id": self._user_id(call, email), "type": "user_reference"}}
             for email in dict.fromkeys(responder_emails)
         ]
+        targets += [
+            {"responder_request_target": {"id": policy, "type": "escalation_policy_reference"}}
+            for policy in policies
+        ]
         body = {"requester_id": requester, "message": message, "responder_request_targets": targets}
-        self._call(
-            call, lambda: self._rest.jpost(f"/incidents/{incident['id']}/responder_requests", json=body)
-        )
+        try:
+            self._call(
+                call, lambda: self._rest.jpost(f"/incidents/{incident['id']}/responder_requests", json=body)
+            )
+        except IntegrationError as refused:
+            if not policies or refused.status not in (400, 404):
+                raise
+            # The users were found before the request, so a refusal may well be about a policy: name
+            # the ones PagerDuty named, else every one asked for (PagerDuty's words may name none).
+            named = [p for p in policies if re.search(rf"\b{re.escape(p)}\b", refused.detail)]
+            if named:
+                what = "escalation polic" + ("y " if len(named) == 1 else "ies ") + ", ".join(map(repr, named))
+                detail = (
+                    f"PagerDuty refused {what} in the responder request: {refused.detail} "
+                    "(check the escalation_policy ids in configs/services.yaml against PagerDuty)"
+                )
+            else:
+                detail = (
+                    "PagerDuty refused the responder request for escalation "
+                    + ("policy " if len(policies) == 1 else "policies ")
+                    + ", ".join(map(repr, policies))
+                    + f": {refused.detail} (if a policy is unknown, check the escalation_policy ids in "
+                    "configs/services.yaml against PagerDuty)"
+                )
+            raise IntegrationError(SERVICE, call, detail, refused.status) from refused
 
     def post_status_update(self, dedup_key: str, message: str) -> None:
         call = "post_status_update"

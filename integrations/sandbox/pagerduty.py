@@ -16,6 +16,9 @@ OpenAPI documents in the contract tests):
   Writes that PagerDuty documents with a ``From`` header (PUT incident, notes, status updates) need a
   ``From`` naming a known user, else 400. Index endpoints page with ``limit``/``offset``/``more``/
   ``total`` (at most ``max_page_size`` a page, 100 as PagerDuty). Every change writes a log entry.
+  A responder request targets users (``user_reference``) and whole escalation policies
+  (``escalation_policy_reference``, one of the setup's ``escalation_policies``; its level 1 is the
+  pending responder); an unknown one is refused with 400, as an unknown user is.
   ``self`` URLs use the sandbox's own base URL as the client reached it.
 
 State lives in memory behind a lock (:class:`PagerDutySandboxState`); the app exposes it as
@@ -53,6 +56,8 @@ SUMMARY_MAX = 1024
 DEDUP_KEY_MAX = 255
 EVENT_MAX_BYTES = 512 * 1024
 HTML_BASE = "https://sandbox.pagerduty.invalid"
+# A responder request's targets: PagerDuty documents the references; the bare types are accepted too.
+RESPONDER_TARGET_TYPES = ("user_reference", "user", "escalation_policy_reference", "escalation_policy")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,6 +115,11 @@ def default_setup(api_token: str | None = None, routing_key: str | None = None) 
 
 # --------------------------------------------------------------------------------------------------
 # state
+
+
+def policy_name(policy_id: str) -> str:
+    """The name the sandbox gives an escalation policy (its summary in references and log entries)."""
+    return f"Escalation policy {policy_id}"
 
 
 def _iso(at: datetime) -> str:
@@ -552,11 +562,22 @@ class PagerDutySandboxState:
         if not isinstance(raw_targets, list) or not raw_targets:
             raise _invalid("responder_request_targets must be a non-empty array")
         targets: list[SandboxUser] = []
+        policies: list[str] = []
         for item in raw_targets:
             target = item.get("responder_request_target", item) if isinstance(item, dict) else None
-            if not isinstance(target, dict) or target.get("type") not in ("user_reference", "user"):
-                raise _invalid("each responder_request_target must be a user reference")
-            user = self.users.get(str(target.get("id")))
+            kind = target.get("type") if isinstance(target, dict) else None
+            if not isinstance(target, dict) or kind not in RESPONDER_TARGET_TYPES:
+                raise _invalid(
+                    "each responder_request_target must be a user or escalation policy reference"
+                )
+            ident = str(target.get("id"))
+            if kind in ("escalation_policy_reference", "escalation_policy"):
+                if ident not in self.escalation_policies:
+                    raise _invalid(f"Escalation policy {target.get('id')} not found")
+                if ident not in policies:
+                    policies.append(ident)
+                continue
+            user = self.users.get(ident)
             if user is None:
                 raise _invalid(f"Responder {target.get('id')} not found")
             targets.append(user)
@@ -569,14 +590,16 @@ class PagerDutySandboxState:
                 "requester_id": requester.id,
                 "message": body["message"],
                 "target_ids": [u.id for u in targets],
+                "policy_ids": policies,
                 "at": now,
             }
             incident.responder_requests.append(record)
             incident.updated_at = now
+            asked = [u.name for u in targets] + [policy_name(p) for p in policies]
             self._log(
                 incident,
                 "responder_request_log_entry",
-                f"{requester.name} requested responders: {', '.join(u.name for u in targets)}.",
+                f"{requester.name} requested responders: {', '.join(asked)}.",
                 ("user_reference", requester.id),
                 {"type": "website"},
                 message=body["message"],
@@ -733,9 +756,7 @@ class _Render:
         return self.ref("service", service_id, service.name if service else service_id, "services")
 
     def policy_ref(self, policy_id: str) -> dict[str, Any]:
-        return self.ref(
-            "escalation_policy", policy_id, f"Escalation policy {policy_id}", "escalation_policies"
-        )
+        return self.ref("escalation_policy", policy_id, policy_name(policy_id), "escalation_policies")
 
     def incident_ref(self, incident: _Incident) -> dict[str, Any]:
         return self.ref("incident", incident.id, f"[#{incident.number}] {incident.title}", "incidents")
@@ -863,32 +884,55 @@ class _Render:
     def responder_request(self, incident: _Incident, record: dict[str, Any]) -> dict[str, Any]:
         requester = self.user_ref(record["requester_id"])
         at = _iso(record["at"])
+
+        def responder(uid: str, via: list[str]) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "state": "pending",
+                "user": self.user_ref(uid),
+                "incident": self.incident_ref(incident),
+                "updated_at": at,
+                "message": record["message"],
+                "requester": requester,
+                "requested_at": at,
+            }
+            if via:
+                out["escalation_policy_requests"] = via
+            return out
+
+        users = [
+            {
+                "responder_request_target": {
+                    "type": "user",
+                    "id": uid,
+                    "summary": self.state.users[uid].name,
+                    "incidents_responders": [responder(uid, [])],
+                }
+            }
+            for uid in record["target_ids"]
+        ]
+        # A policy is asked through its level 1, who is the pending responder (snapshots from before
+        # escalation-policy targets have no "policy_ids").
+        policies = [
+            {
+                "responder_request_target": {
+                    "type": "escalation_policy",
+                    "id": policy,
+                    "summary": policy_name(policy),
+                    "incidents_responders": (
+                        [responder(self.state.level_one(policy).id, [policy_name(policy)])]
+                        if self.state.escalation_policies.get(policy)
+                        else []
+                    ),
+                }
+            }
+            for policy in record.get("policy_ids", [])
+        ]
         return {
             "incident": self.incident_ref(incident),
             "requester": requester,
             "requested_at": at,
             "message": record["message"],
-            "responder_request_targets": [
-                {
-                    "responder_request_target": {
-                        "type": "user",
-                        "id": uid,
-                        "summary": self.state.users[uid].name,
-                        "incidents_responders": [
-                            {
-                                "state": "pending",
-                                "user": self.user_ref(uid),
-                                "incident": self.incident_ref(incident),
-                                "updated_at": at,
-                                "message": record["message"],
-                                "requester": requester,
-                                "requested_at": at,
-                            }
-                        ],
-                    }
-                }
-                for uid in record["target_ids"]
-            ],
+            "responder_request_targets": users + policies,
         }
 
 

@@ -31,7 +31,6 @@ def start_lifecycle(incident_id: str, runtime: Runtime, sandboxes: Sandboxes) ->
         "WARROOM_HOME": str(runtime.home),
         "WARROOM_DATABASE_URL": runtime.ledger.url,
         "WARROOM_CONFIG_DIR": str(CONFIGS),
-        "WARROOM_FORM_POLL_SECONDS": "1",
     }
     code = (
         "from warroom.deployments import from_settings, lifecycle\n"

@@ -1,4 +1,4 @@
-"""The real `warroom up`, stopped and started again with an incident waiting on a form: it stops on
+"""The real `warroom up`, stopped and started again with an incident waiting on a desk: it stops on
 SIGTERM within 10 s leaving no process behind, and started again the incident carries on: its form is
 waiting again, and nothing was done twice."""
 
@@ -19,12 +19,12 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, Fl
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from integrations.ledger import Ledger
+from integrations.ledger import Ledger, WorkRow
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
 from tests.warroom.test_intake_processes import free_port
 from warroom.bootstrap import utc_now
-from warroom.runner import descendants
+from warroom.runner import descendants, flow_run_processes
 
 STOP_WITHIN_S = 10
 
@@ -49,7 +49,8 @@ class Up:
         warroom = Path(sys.executable).with_name("warroom")
         self.log = (home / "up.log").open("wb")
         self.process = subprocess.Popen(
-            [str(warroom), "up", "--pagerduty-port", str(self.pd_port), "--jira-port", str(self.jira_port)],
+            [str(warroom), "up", "--pagerduty-port", str(self.pd_port), "--jira-port", str(self.jira_port),
+             "--prefect-port", "0"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.api_url = str(until("warroom up prints its Prefect UI", self._ui_url))
         until("the intake answers", self._healthy)
@@ -74,9 +75,13 @@ class Up:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
         return [r for r in runs if r.parameters.get("incident_id") == incident_id]
 
+    def work_rows(self, incident_id: str) -> list[WorkRow]:
+        with Ledger.open(f"sqlite:///{self.home}/ledger.db", utc_now) as ledger:
+            return ledger.work_rows(incident_id)
+
     def stop(self, signum: int) -> float:
         below = descendants(self.process.pid)
-        assert below, "warroom up runs its Prefect server and flow runs as child processes"
+        assert below, "warroom up runs its Prefect server as a child process"
         started = time.monotonic()
         self.process.send_signal(signum)
         try:
@@ -97,7 +102,10 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
                             headers={"authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 202, answer.text
         incident_id = answer.json()["alerts"][0]["incident"]
-        before = {r.id for r in until("the roles form waits", lambda: first.waiting_runs(incident_id))}  # type: ignore[attr-defined]
+        before = until("the roles desk waits", lambda: first.waiting_runs(incident_id))
+        assert [r.name for r in before] == [f"{incident_id} · incident commander · alice"]  # type: ignore[attr-defined]
+        # waiting holds no process: the runner's lifecycle run has ended; only the Prefect server is below up
+        until("the lifecycle run ends", lambda: flow_run_processes(first.process.pid) == [])
     finally:
         took = first.stop(signal.SIGTERM)
     assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop"
@@ -105,10 +113,12 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
     second = Up(tmp_path)
     try:
         assert "carrying on 1 open incident" in second.output()
-        until("the roles form waits again, in a fresh run",
-              lambda: [r for r in second.waiting_runs(incident_id) if r.id not in before])  # type: ignore[attr-defined]
+        until("the lifecycle ran again", lambda: any(
+            w.status == "done" and ":lifecycle:resume:" in w.key for w in second.work_rows(incident_id)))
         waiting = second.waiting_runs(incident_id)
-        assert len(waiting) == 1 and waiting[0].id not in before  # type: ignore[attr-defined]  # no stale form left
+        # the very desk that waited before: it held nothing, and shows the same form (no second desk)
+        assert [(r.id, r.state.state_details.pause_key) for r in waiting] == [  # type: ignore[attr-defined]
+            (r.id, r.state.state_details.pause_key) for r in before]  # type: ignore[attr-defined]
     finally:
         took = second.stop(signal.SIGINT)
     assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop on Ctrl-C"
