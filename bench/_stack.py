@@ -76,8 +76,8 @@ class WarroomUp:
                     "PREFECT_HOME": str(home / "prefect-home"), **(extra_env or {})})
         self.log_path = home / "up.log"
         self.log = self.log_path.open("w")
-        command = [str(ROOT / ".venv" / "bin" / "warroom"), "up", "--prefect-port", "0", "--pagerduty-port", str(free_port()),
-                   "--jira-port", str(free_port())]
+        command = [str(ROOT / ".venv" / "bin" / "warroom"), "up", "--prefect-port", "0",
+                   "--pagerduty-port", str(free_port()), "--jira-port", str(free_port())]
         started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
