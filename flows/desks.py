@@ -11,9 +11,10 @@ for the incident, offering what that role may do now, answered any number of tim
 - the incoming commander, while command is offered to them: accept or decline.
 
 The lifecycle moves on the facts in the ledger (:func:`advance`), not on the order of forms. A desk is
-a paused flow run with no process behind it (``tasks.desks``); the dispatcher hands each answer to
-:func:`handle_answers`, which records what it decides (or that it was refused, and why), moves the
-incident on and shows every desk its next form.
+a paused flow run with no process behind it (``tasks.desks``). The dispatcher stores each answer as
+work in the ledger (:func:`take_answers`) and carries it out (:func:`answered`): it records what the
+answer decides (or that it was refused, and why), moves the incident on and shows every desk its next
+form.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import flow
 from prefect.input import RunInput
@@ -658,14 +660,24 @@ def handle(answer: Answer) -> str:
     return f"refused: {problem}" if problem else "recorded"
 
 
-def handle_answers() -> int:
-    """Every desk answered since the last look (the dispatcher calls this each round). A desk of an
-    incident this ledger does not hold is another warroom's (one Prefect server, several ledgers)."""
-    answers = [a for a in desk_runs.answered() if load_state(a.desk.incident_id).version > 0]
+def take_answers() -> int:
+    """Each desk answered since the last look becomes work in the ledger, once per answer (the
+    dispatcher calls this each round, and carries the work out like any other: leased, retried). A
+    desk of an incident this ledger does not hold is another warroom's (one Prefect, several ledgers)."""
+    rt = current_runtime()
+    items = [work.answer(a.desk.incident_id, str(a.desk.run_id), str(a.desk.pause_key), rt.clock())
+             for a in desk_runs.answered() if load_state(a.desk.incident_id).version > 0]
+    return rt.ledger.add_work(items)
+
+
+def answered(run_id: str, pause_key: str) -> str:
+    """Carry out an answer's work: the answer as the desk holds it now (another dispatcher may have
+    handled it already)."""
+    answer = desk_runs.answer_of(UUID(run_id))
+    if answer is None or answer.desk.pause_key != pause_key:
+        return "handled already"
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        for answer in answers:
-            handle.with_options(flow_run_name=f"{answer.desk.name} answered")(answer)
-    return len(answers)
+        return handle.with_options(flow_run_name=f"{answer.desk.name} answered")(answer)
 
 
 def timed_out(incident_id: str, ask: str, round_: int, reason: str) -> str:

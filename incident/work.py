@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident.events import MAX_KEY, bounded_key
 
-WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox", "advance"]
+WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox", "advance", "answer"]
 
 # bounded backoff: 1 s, 2 s, 4 s ... never more than a minute between tries; work is never dropped
 FIRST_RETRY = timedelta(seconds=1)
@@ -85,6 +85,13 @@ def advance(incident_id: str, due_at: datetime) -> Work:
     an overdue update is asked for on the communications desk at once."""
     return Work(key=f"{incident_id}:cadence:{due_at:%Y%m%dT%H%M%S}", incident_id=incident_id, kind="advance",
                 due_at=due_at, params={})
+
+
+def answer(incident_id: str, run_id: str, pause_key: str, now: datetime) -> Work:
+    """Someone answered a desk: record what it decides and show the desks again, once per answer,
+    whichever dispatcher sees it first."""
+    return Work(key=f"{incident_id}:answer:{pause_key}", incident_id=incident_id, kind="answer", due_at=now,
+                params={"run_id": run_id, "pause_key": pause_key})
 
 
 def retry_inbox(inbox_id: int, now: datetime) -> Work:

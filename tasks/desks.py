@@ -23,6 +23,7 @@ from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
     FlowRunFilterTags,
@@ -150,30 +151,39 @@ def close_all(incident_id: str, why: str) -> int:
     return len(open_desks)
 
 
-def answered(incident_ids: Sequence[str] | None = None) -> list[Answer]:
+def _running_desks(client: Any, run_ids: Sequence[UUID] | None = None) -> list[FlowRun]:
+    runs: list[FlowRun] = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=[DESK_FLOW])),
+        flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=list(run_ids)) if run_ids else None,
+            tags=FlowRunFilterTags(all_=[TAG]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
+        ),
+        limit=200,
+    )
+    return runs
+
+
+def _answer(client: Any, run: FlowRun) -> Answer | None:
+    last_pause = next((s for s in reversed(client.read_flow_run_states(run.id)) if s.is_paused()), None)
+    if last_pause is None:
+        return None
+    keyset = keyset_from_paused_state(last_pause)
+    values = cast(dict[str, Any] | None, read_flow_run_input(keyset["response"], run.id)) or {}
+    schema = cast(dict[str, Any] | None, read_flow_run_input(keyset["schema"], run.id)) or {}
+    desk = _desk(run)
+    desk = Desk(**{**desk.__dict__, "pause_key": str(last_pause.state_details.pause_key)})
+    return Answer(desk=desk, form=str(schema.get("title", "")), values=values)
+
+
+def answered() -> list[Answer]:
     """The desks someone answered (the server moved them to Running), with their answers."""
-    found = []
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[DESK_FLOW])),
-            flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[TAG]),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING])),
-            ),
-            limit=200,
-        )
-        for run in runs:
-            if incident_ids is not None and run.parameters.get("incident_id") not in incident_ids:
-                continue
-            last_pause = next((s for s in reversed(client.read_flow_run_states(run.id)) if s.is_paused()), None)
-            if last_pause is None:
-                continue
-            keyset = keyset_from_paused_state(last_pause)
-            values = cast(dict[str, Any] | None, read_flow_run_input(keyset["response"], run.id))
-            schema = cast(dict[str, Any] | None, read_flow_run_input(keyset["schema"], run.id))
-            if values is None:  # resumed with no answer: show the form again
-                values = {}
-            desk = _desk(run)
-            desk = Desk(**{**desk.__dict__, "pause_key": str(last_pause.state_details.pause_key)})
-            found.append(Answer(desk=desk, form=str((schema or {}).get("title", "")), values=values))
-    return found
+        return [a for run in _running_desks(client) if (a := _answer(client, run)) is not None]
+
+
+def answer_of(run_id: UUID) -> Answer | None:
+    """The desk's answer, if it is still waiting to be handled."""
+    with get_client(sync_client=True) as client:
+        runs = _running_desks(client, [run_id])
+        return _answer(client, runs[0]) if runs else None

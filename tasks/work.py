@@ -52,7 +52,7 @@ class Dispatcher:
     def __init__(self, runtime: Runtime, handlers: Mapping[str, Handler], at_once: Runtime | None = None,
                  poll: Callable[[], int] | None = None) -> None:
         """``at_once``: the runtime :meth:`drive` uses while a sender waits (a pager that tries once).
-        ``poll``: called each round of the loop (the desks' answers); returns how many it handled."""
+        ``poll``: called each round of the loop (the desks' answers); returns how much work it stored."""
         self.runtime = runtime
         self._poll = poll
         self._at_once = at_once or runtime
@@ -100,7 +100,8 @@ class Dispatcher:
         return self._run(self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=limit))
 
     def poll(self) -> int:
-        """What the entry point asked to look at each round (the desks' answers); how many it handled."""
+        """What the entry point asked to look at each round (the desks' answers, stored as work); how
+        much work it stored."""
         if self._poll is None:
             return 0
         with use_runtime(self.runtime):

@@ -262,7 +262,7 @@ def declare(
             "incident_id": incident_id, "title": title, "service": service, "severity": severity,
             "reasons": reason or ["declared by hand"], "declared_by": by or "warroom", "drill": drill,
         }, key=f"{incident_id}:lifecycle")
-    typer.echo(f"{incident_id} declared; lifecycle run {stack.ui_url}/runs/flow-run/{run.id}")
+    typer.echo(f"{incident_id} declared; lifecycle run {run.id}: {stack.ui_url}/runs/flow-run/{run.id}")
     typer.echo(f"its desks (the forms to answer): warroom waiting --incident {incident_id}")
 
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from flows.desks import advance, handle_answers, timed_out
+from flows.desks import advance, answered, take_answers, timed_out
 from flows.intake import Outcome, receive_alerts, watch_ended
 from flows.pagerduty_events import receive_pagerduty_event
 from incident import work
@@ -75,15 +75,19 @@ def cadence_timer(row: WorkRow) -> str:
     return "looked again at the cadence"
 
 
+def answer_work(row: WorkRow) -> str:
+    return answered(str(row.params["run_id"]), str(row.params["pause_key"]))
+
+
 def make_dispatcher(runtime: Runtime) -> Dispatcher:
     """The dispatcher of this process: run starts go to Prefect; watch timers, form timeouts, the
     cadence and the desks' answers are carried out here (and, once an intake app is built on it,
     stored bodies to process again)."""
     handlers = {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer,
-                "advance": cadence_timer}
+                "advance": cadence_timer, "answer": answer_work}
     # while a sender waits, the page is tried once: a failing PagerDuty does not hold the answer back
     at_once = replace(runtime, pager=runtime.pager.trying_once()) if isinstance(runtime.pager, PagerDutyPager) else None
-    return Dispatcher(runtime, handlers, at_once, poll=handle_answers)
+    return Dispatcher(runtime, handlers, at_once, poll=take_answers)
 
 
 def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],

@@ -61,7 +61,7 @@ def scripted_answer(form: Form, state: IncidentState) -> dict[str, Any] | None:
             return {"action": form.choices("action")[0], "approved_by": state.holder(Role.OPERATIONS_LEAD)}
         case "CommandForm":
             return command_answer(form, state)
-        case "PlanningForm":
+        case "PlanningForm" if state.phase is Phase.REVERTING:
             reverts = [c for c in form.choices("action") if c.startswith("revert ")]
             return {"action": reverts[0], "your_handle": state.holder(Role.PLANNING_LEAD)} if reverts else None
         case "StatusUpdateForm" if "overdue" in form.description.split("---")[0]:

@@ -15,7 +15,7 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 
-from flows.desks import MORE, NEXT_IC, OFFER, REPORT, RESTORED, SEVERITY, STOPPED
+from flows.desks import ENGAGE, MORE, NEXT_IC, OFFER, REPORT, RESTORED, SEVERITY, STOPPED
 from flows.forms import NAME_SUBLEAD, RELEASE_SUBLEAD
 from flows.lifecycle import incident_lifecycle
 from incident import events as ev
@@ -51,7 +51,8 @@ def form_schema(d: desks.Desk) -> dict[str, Any]:
 def answer(dispatcher: Dispatcher, incident_id: str, role: str, values: dict[str, Any]) -> None:
     """Answer the desk's form as the UI does, and let the dispatcher handle it."""
     resume_flow_run(desk_of(incident_id, role).run_id, run_input=values)
-    assert dispatcher.poll() == 1
+    assert dispatcher.poll() == 1  # the answer, stored as work
+    assert dispatcher.run_due() >= 1  # and carried out
 
 
 def take_roles(dispatcher: Dispatcher, incident_id: str) -> None:
@@ -260,3 +261,22 @@ def test_severity_sub_leads_reported_changes_and_the_next_ic(runtime: Runtime) -
     assert command["properties"]["offer_to"]["default"] == "carol"  # the IC's offer is prefilled with them
     assert any(r.startswith(f"revert {reported.id}") for r in
                form_schema(desk_of(incident_id, "planning_lead"))["definitions"]["PlanningAction"]["enum"])
+
+
+def test_engaging_another_team_pages_its_escalation_policy_as_responders(
+    runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    incident_id = "INC-DEC-TEAM"
+    dispatcher = start(incident_id, runtime)  # search: the discovery team's PESC002
+    take_roles(dispatcher, incident_id)
+    ic = load_state(incident_id).commander
+    teams = form_schema(desk_of(incident_id, "incident_commander"))["definitions"]["Team"]["enum"]
+    assert teams == ["(nobody)", "payments (PESC001)"]  # the other teams, not the incident's own
+    answer(dispatcher, incident_id, "incident_commander", {"action": ENGAGE, "team": "payments (PESC001)",
+                                                           "note": "checkout errors too", "your_handle": ic})
+    assert sandboxes.pagerduty_app is not None
+    [request] = sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id)[0].responder_requests
+    assert request["policy_ids"] == ["PESC001"]
+    [escalated] = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
+    assert escalated.responders == ("PESC001",) and escalated.actor == "warroom" and "checkout errors too" in \
+        escalated.reason

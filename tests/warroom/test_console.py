@@ -171,6 +171,19 @@ def test_declare_finds_the_running_stack_by_itself(up: Running) -> None:
     assert run.parameters["service"] == "checkout"
     assert deployment is not None and deployment.name == "lifecycle"
 
+    def waiting() -> str | None:  # the runner starts the lifecycle, which shows the IC's roles desk
+        listed = warroom("waiting", "--incident", incident_id.group(0), env=env)
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        return listed.stdout if "incident commander" in listed.stdout else None
+
+    line = str(until("warroom waiting lists the roles desk", waiting))
+    assert incident_id.group(0) in line and f"{stack_json(up.home)['ui_url']}/runs/flow-run/" in line
+    roster = load_config(CONFIGS).roster.people
+    ic = next(p for p in roster if f" {p} " in line)
+    assert incident_id.group(0) in warroom("waiting", "--for", ic, env=env).stdout
+    other = next(p for p in roster if p != ic)
+    assert warroom("waiting", "--for", other, env=env).stdout.strip() == f"nothing is waiting for {other}"
+
 
 def test_a_stopped_up_removes_its_stack_file_and_leaves_no_process(up: Running) -> None:
     assert (up.home / "stack.json").exists()
