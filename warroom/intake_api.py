@@ -140,6 +140,9 @@ _AM_GROUP_PROPERTIES: dict[str, Any] = {
     "commonAnnotations": _STRING_MAP,
     "externalURL": _TEXT,
 }
+_GRAFANA_VALUES = {"type": ["object", "null"], "additionalProperties": {"type": ["number", "null"]},
+                   "description": 'The query values, e.g. {"B": 22.1}: kept as the annotation values (any JSON '
+                                  "is accepted)."}
 _PD_REFERENCE = {"type": ["object", "null"], "additionalProperties": True, "properties": {
     "id": _TEXT, "summary": _TEXT, "html_url": _TEXT}}
 
@@ -158,9 +161,8 @@ BODY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "GrafanaAlert": {
         "type": "object", "additionalProperties": True, "required": ["labels"],
-        "properties": {**_AM_ALERT_PROPERTIES, "values": {"description": "Kept as the annotation values."},
-                       "valueString": _TEXT, "dashboardURL": _TEXT, "panelURL": _TEXT, "silenceURL": _TEXT,
-                       "imageURL": _TEXT},
+        "properties": {**_AM_ALERT_PROPERTIES, "values": _GRAFANA_VALUES, "valueString": _TEXT,
+                       "dashboardURL": _TEXT, "panelURL": _TEXT, "silenceURL": _TEXT, "imageURL": _TEXT},
         "description": "One Grafana alert: Alertmanager's alert plus Grafana's values and links.",
     },
     "GrafanaWebhook": {

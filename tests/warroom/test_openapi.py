@@ -153,7 +153,7 @@ class Live:
     def post(self, source: str, body: bytes, content_type: str = "application/json",
              authentic: bool = True) -> tuple[int, Any]:
         """Post, and check what the document promises: a documented answer whose body fits its schema,
-        never a 500; a body is stored exactly when authentic, and every stored row not accepted says why."""
+        never a 500; a body is stored exactly when authentic, and every stored row says why it is as it is."""
         before = self.runtime.ledger.count_inbox()
         headers = self.headers(source, body, content_type) if authentic else {"content-type": content_type}
         response = self.client.post(f"/v1/alerts/{source}", content=body, headers=headers)
@@ -168,8 +168,8 @@ class Live:
             assert stored == 1 and answer["inbox"] == self.runtime.ledger.inbox_rows()[-1].id
             row = self.runtime.ledger.inbox_row(answer["inbox"])
             assert row.source == source and row.body == body.decode("utf-8", "replace").replace("\x00", "\ufffd")
-        unexplained = [(r.id, r.status) for r in self.runtime.ledger.inbox_rows(limit=100_000)
-                       if r.status != "accepted" and not r.reason]
+        # every stored body says what became of it: rejected, duplicate or failed ones why, accepted ones how
+        unexplained = [(r.id, r.status) for r in self.runtime.ledger.inbox_rows(limit=100_000) if not r.reason]
         assert not unexplained, unexplained
         return response.status_code, answer
 
@@ -220,7 +220,7 @@ def test_fuzz_bodies_that_fit_the_schema_are_accepted(live: Live, source: str) -
 @pytest.mark.parametrize("source", SOURCES)
 def test_fuzz_any_body_gets_a_documented_answer_and_a_stored_reason(live: Live, source: str) -> None:
     """Bodies off the schema too (schemathesis' negative cases, bytes that are not JSON), other content
-    types, no credentials: never a 500, and every stored body not accepted says why."""
+    types, no credentials: never a 500, and every stored body says why."""
     body = st.one_of(bodies(live, source, GenerationMode.NEGATIVE), bodies(live, source, GenerationMode.POSITIVE),
                      st.binary(max_size=200))
     content_types = st.sampled_from(["application/json", "application/json", "application/json; charset=utf-8",
@@ -232,3 +232,14 @@ def test_fuzz_any_body_gets_a_documented_answer_and_a_stored_reason(live: Live, 
         live.post(source, body, content_type, authentic)
 
     answered()
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="integrations/alerts/parse.py `_utc`: astimezone(UTC) raises OverflowError "
+                   "for a time at the edge of the calendar, so the intake answers 503 and retries the body forever")
+@pytest.mark.parametrize("when", ["0001-01-01T05:00:00+10:00", "9999-12-31T23:00:00-05:00"])
+def test_a_time_at_the_edge_of_the_calendar_is_refused_with_its_field(live: Live, when: str) -> None:
+    """An RFC 3339 time that fits the schema but not UTC (year 0 or 10000 once converted) is the
+    sender's error: 422 naming the field, not 503 ("send it again") and a retry that can never succeed."""
+    status, answer = live.post("generic", encoded({"summary": "edge of time", "starts_at": when}))
+    assert (status, answer.get("field")) == (422, "starts_at"), answer
