@@ -36,6 +36,7 @@ from warroom.discovery import (
     running_stack,
     write_stack_file,
 )
+from warroom.init import init_configs, next_steps
 from warroom.intake import create_intake_app
 from warroom.recovery import carry_on
 from warroom.runner import (
@@ -290,6 +291,20 @@ def handoff(
             _fail(str(refused))
         ledger.write(offer, state.version, [work.advance(incident, now)])  # the dispatcher shows the desk
     typer.echo(f"command of {incident} offered to {to}: they answer on their desk in the Prefect UI")
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path,
+        typer.Argument(metavar="DIR", help="Where to write configs/. Default: the current folder.",
+                       show_default=False),
+    ] = Path("."),
+) -> None:
+    """Write a starter configs/ into DIR (policy, roster, services, runbooks, a sample alert); overwrites nothing."""
+    written = init_configs(directory)  # StarterExistsError is a WarroomError: one line, exit 1
+    typer.echo(f"{len(written)} files written.")
+    typer.echo(next_steps(directory))
 
 
 @app.command()
