@@ -30,6 +30,7 @@ from prefect import flow
 from prefect.input import RunInput
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+from flows.declare import role_history
 from flows.forms import (
     NAME_SUBLEAD,
     NO_CHANGE,
@@ -221,8 +222,6 @@ def accept_action(divergence_id: str, what: str) -> str:
 def roles_offer(state: IncidentState, problem: str | None) -> Offer:
     rt = current_runtime()
     roster = rt.config.roster
-    from flows.declare import role_history  # the rotation reads past incidents
-
     suggestions = suggest_roles(roster, role_history(rt.config.policy.rotation_window_days), rt.clock(),
                                 rt.config.policy.rotation_window_days, oncall=state.commander)
     eligible = {role: roster.eligible(role) for role in Role}
