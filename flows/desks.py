@@ -30,6 +30,7 @@ from prefect import flow
 from prefect.input import RunInput
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+from flows.declare import role_history
 from flows.forms import (
     NAME_SUBLEAD,
     NO_CHANGE,
@@ -221,8 +222,6 @@ def accept_action(divergence_id: str, what: str) -> str:
 def roles_offer(state: IncidentState, problem: str | None) -> Offer:
     rt = current_runtime()
     roster = rt.config.roster
-    from flows.declare import role_history  # the rotation reads past incidents
-
     suggestions = suggest_roles(roster, role_history(rt.config.policy.rotation_window_days), rt.clock(),
                                 rt.config.policy.rotation_window_days, oncall=state.commander)
     eligible = {role: roster.eligible(role) for role in Role}
@@ -652,10 +651,14 @@ def handle(answer: Answer) -> str:
         desk_runs.close(answer.desk.run_id, f"{iid} is {state.phase.value}: nothing to decide here any more")
         return f"{iid} is {state.phase.value}"
     problem = decide(answer, state)
+    who = plain(answer.values.get("your_handle") or answer.values.get("approved_by")) or "someone"
     if problem:
-        who = plain(answer.values.get("your_handle") or answer.values.get("approved_by")) or "someone"
         record_event(ev.AnswerNoted(**envelope(iid, f"{answer.key}:refused", who), desk=answer.desk.desk,
                                     text=problem[:1000], refused=True))
+        desk_runs.log(answer.desk.run_id, f"Not recorded: {problem}. Answer again (Resume).", refused=True)
+    else:
+        what = plain(answer.values.get("action")) or answer.form
+        desk_runs.log(answer.desk.run_id, f"Recorded: {who}'s answer ({what}).")
     advance(iid, {answer.desk.desk: problem} if problem else None)
     return f"refused: {problem}" if problem else "recorded"
 

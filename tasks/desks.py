@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from uuid import UUID
 
 from prefect import Flow, get_client
 from prefect._internal.pydantic.v2_schema import create_v2_schema
+from prefect.client.schemas.actions import LogCreate
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
@@ -33,8 +35,10 @@ from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key, keyset_from_paused_state
 from prefect.states import Completed, Paused
+from prefect.types._datetime import now
 
 TAG = "warroom-desk"
+REFUSED = "Not recorded"  # the state name of a desk shown again after a refused answer
 DESK_FLOW = "desk"
 WAITING = [StateType.PAUSED, StateType.RUNNING, StateType.PENDING]
 
@@ -133,10 +137,18 @@ def show(flow: Flow[..., Any], incident_id: str, desk: str, person: str, label: 
         # the form first, then the state that points at it: nobody sees a pause without its form
         create_flow_run_input(key=keyset["schema"], value=schema_of(form), flow_run_id=run_id)
         create_flow_run_input(key=keyset["description"], value=form._description, flow_run_id=run_id)
-        paused: State[Any] = Paused(pause_key=key, message=message or None)
+        # after a refused answer the badge itself says so ("Not recorded"), the reason in its message
+        paused: State[Any] = Paused(pause_key=key, message=message or None, name=REFUSED if message else "Paused")
         paused.state_details.run_input_keyset = {str(k): v for k, v in keyset.items()}
         client.set_flow_run_state(run_id, paused, force=True)
     return run_id
+
+
+def log(run_id: UUID, text: str, refused: bool = False) -> None:
+    """A line on the desk run's Logs tab (the page a person sees after answering), as Prefect shows it."""
+    with get_client(sync_client=True) as client:
+        client.create_logs([LogCreate(name="warroom.desk", level=logging.ERROR if refused else logging.INFO,
+                                      message=text, timestamp=now("UTC"), flow_run_id=run_id)])
 
 
 def close(run_id: UUID, why: str) -> None:
@@ -168,7 +180,7 @@ def _answer(client: Any, run: FlowRun) -> Answer | None:
     last_pause = next((s for s in reversed(client.read_flow_run_states(run.id)) if s.is_paused()), None)
     if last_pause is None:
         return None
-    keyset = keyset_from_paused_state(last_pause)
+    keyset = last_pause.state_details.run_input_keyset or keyset_from_paused_state(last_pause)
     values = cast(dict[str, Any] | None, read_flow_run_input(keyset["response"], run.id)) or {}
     schema = cast(dict[str, Any] | None, read_flow_run_input(keyset["schema"], run.id)) or {}
     desk = _desk(run)

@@ -143,6 +143,7 @@ def state_badge(page: Page) -> Locator:
     return page.locator(".page-heading .state-badge")
 
 
+@pytest.mark.timeout(900)  # a browser and a whole stack on 2 cores: 2.5 min quiet, over 5 under load
 def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -204,15 +205,19 @@ def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Pat
             shot("operations-wrong-approver")
             dialog.get_by_role("button", name="Submit").click()
             expect(dialog).to_be_hidden()
+            # where they answered, without a reload (the UI polls the run): the badge, then the Logs tab's line
+            expect(state_badge(page)).to_have_text("Not recorded", timeout=ANSWERED_WITHIN_MS)
+            refused = re.compile(r"Not recorded: approving a change is the operations lead")
+            expect(page.get_by_text(refused).first).to_be_visible(timeout=ANSWERED_WITHIN_MS)
+            shot("operations-refused-badge-and-log")
             page.get_by_role("tablist").get_by_text("Details", exact=True).click()  # its <li>s have no role
-            refused = page.get_by_text(re.compile(r"Not recorded: approving a change is the operations lead"))
-            expect(refused).to_be_visible(timeout=ANSWERED_WITHIN_MS)  # the UI polls the run: no page.reload()
-            expect(state_badge(page)).to_have_text("Paused")
+            expect(page.get_by_text(refused).first).to_be_visible()  # the state message
             shot("operations-refused-state-message")
             page.get_by_role("button", name="Resume").click()
             dialog = page.get_by_role("dialog")
-            expect(dialog.get_by_text("Not recorded:")).to_be_visible()
-            expect(dialog.get_by_text(re.compile(r"alice is not the operations lead \(dan is\)"))).to_be_visible()
+            reason = (r"approving a change is the operations lead's decision; "
+                      r"alice is not the operations lead \(dan is\)")
+            expect(dialog.get_by_text(re.compile(f"^Not recorded: {reason}$"))).to_be_visible()  # atop the form
             expect(field(dialog, "You, the operations lead").locator(".p-select-button__value")).to_have_text("dan")
             shot("operations-refused-form")
             dialog.get_by_role("button", name="Close").click()
@@ -220,7 +225,7 @@ def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Pat
             # 3. the communications lead posts an update while the mitigation form waits
             dialog = open_desk(page, leads[1])
             shot("communications-form")
-            message = "Checkout fails for some customers; we are rolling back. Next update in 15 minutes."
+            message = "Rolling back checkout; more in 15 min."  # typed key by key (the form re-renders on each)
             field(dialog, "Status update").locator("textarea").click()
             page.keyboard.type(message)
             shot("communications-written")
