@@ -242,7 +242,10 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("expected a time with a timezone offset, e.g. 2024-05-01T12:00:00Z, got one without")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T05:00+10:00 is year 0 in UTC: the sender's error, not a retry
+        raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 once in UTC") from None
 
 
 def _lower(value: Any) -> Any:
