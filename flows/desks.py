@@ -360,9 +360,9 @@ def decide_roles(answer: Answer, state: IncidentState, who: str) -> str | None:
         if person != NO_ONE:
             record_checked(ev.RoleAssigned(**envelope(iid, f"{iid}:role:{role.value}", who), role=role, person=person))
     new_ic = plain(answer.values.get("incident_commander", who))
-    if new_ic != who:
-        record_checked(ev.RoleAssigned(**envelope(iid, f"{iid}:role:incident_commander", who),
-                                       role=Role.INCIDENT_COMMANDER, person=new_ic))
+    if new_ic != who:  # command moves only when they accept, on their own desk
+        record_checked(ev.HandoffOffered(**envelope(iid, f"{iid}:handoff:{state.handoffs_offered + 1}:offer", who),
+                                         to=new_ic, briefing=f"{who} named you incident commander in the roles form"))
     record_checked(ev.PhaseChanged(**envelope(iid, f"{iid}:phase:stabilising", who), to=Phase.STABILISING))
     return None
 

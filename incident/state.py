@@ -188,13 +188,8 @@ def _declared(s: IncidentState, e: ev.Declared) -> None:
 
 
 def _role_assigned(s: IncidentState, e: ev.RoleAssigned) -> None:
-    if e.role is Role.INCIDENT_COMMANDER:
-        if s.phase is not Phase.DECLARED:
-            raise _refuse(s, e, "command moves only by a live handoff the new IC accepts")
-        _require_actor(s, e, Role.INCIDENT_COMMANDER, "naming the first incident commander")
-        s.roles[Role.INCIDENT_COMMANDER] = e.person
-        s.commanders.append(e.person)
-        return
+    if e.role is Role.INCIDENT_COMMANDER:  # even at declaration: the incoming IC must accept
+        raise _refuse(s, e, "command moves only by a live handoff the new IC accepts")
     _require_actor(s, e, Role.INCIDENT_COMMANDER, f"assigning the {e.role.label}")
     s.roles[e.role] = e.person
 

@@ -280,3 +280,18 @@ def test_engaging_another_team_pages_its_escalation_policy_as_responders(
     [escalated] = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
     assert escalated.responders == ("PESC001",) and escalated.actor == "warroom" and "checkout errors too" in \
         escalated.reason
+
+
+def test_naming_another_ic_in_the_roles_form_offers_command_they_must_accept(runtime: Runtime) -> None:
+    incident_id = "INC-DEC-NAMED"
+    dispatcher = start(incident_id, runtime)
+    ic = load_state(incident_id).commander
+    other = next(h for h in runtime.config.roster.eligible(Role.INCIDENT_COMMANDER) if h != ic)
+    answer(dispatcher, incident_id, "incident_commander", {
+        "your_handle": ic, "incident_commander": other, "operations_lead": "dan", "communications_lead": "frank",
+        "planning_lead": "grace"})
+    state = load_state(incident_id)
+    assert state.commander == ic and state.handoff is not None and state.handoff.to == other
+    assert desk_of(incident_id, "incoming_commander").person == other
+    answer(dispatcher, incident_id, "incoming_commander", {"accept": True, "your_handle": other})
+    assert load_state(incident_id).commander == other

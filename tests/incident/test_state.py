@@ -182,6 +182,16 @@ def test_handoff_needs_the_offered_person_to_accept() -> None:
         check(state, s.event(ev.RoleAssigned, role=Role.INCIDENT_COMMANDER, person="carol"))
 
 
+def test_command_moves_only_by_acceptance_even_at_declaration() -> None:
+    s = Stream()
+    state = to_phase(s, Phase.DECLARED)
+    with pytest.raises(IllegalTransitionError, match="live handoff"):
+        check(state, s.event(ev.RoleAssigned, actor="alice", role=Role.INCIDENT_COMMANDER, person="carol"))
+    state = apply(state, s.add(ev.HandoffOffered, actor="alice", to="carol", briefing="named in the roles"))
+    state = apply(state, s.add(ev.HandoffAccepted, actor="carol"))
+    assert state.commander == "carol"
+
+
 def test_a_stream_with_a_gap_is_refused() -> None:
     s = Stream()
     declared(s)
