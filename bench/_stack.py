@@ -1,5 +1,6 @@
-"""`warroom up` as a subprocess for the benches: started in a temporary home on free ports, its
-process tree's RSS, and its stop (SIGTERM, then SIGKILL of its process group after 30 s)."""
+"""`warroom up` as a subprocess for the benches: started in a temporary home on free ports (the Prefect
+server's too: ``--prefect-port 0``), its process tree's RSS and size, and its stop (SIGTERM, then SIGKILL
+of its process group after 30 s)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,14 @@ def rss_mb(pid: int) -> float:
         if found := re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE):
             total_kb += int(found.group(1))
     return total_kb / 1024
+
+
+def state(pid: int) -> str:
+    """The process's state letter (R, S, Z, ...), or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def group_members(pgid: int) -> list[int]:
@@ -105,6 +114,10 @@ class WarroomUp:
 
     def rss_mb(self) -> float:
         return rss_mb(self.process.pid)
+
+    def processes(self) -> int:
+        """How many live processes its tree holds now (``warroom up`` itself included; zombies not)."""
+        return len([pid for pid in tree(self.process.pid) if state(pid) not in ("", "Z")])
 
     def stop(self) -> str:
         """SIGTERM, and wait; after 30 s, SIGKILL the process group. Says what happened."""
