@@ -388,7 +388,7 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
         criteria = service_criteria()
         unticked = [c for n, c in enumerate(criteria, start=1) if not answer.values.get(f"criterion_{n}")]
         if unticked:
-            return "tick each exit criterion that holds; not ticked: " + "; ".join(unticked)
+            return "tick each exit criterion that holds; not ticked: " + "; ".join(c.rstrip(".") for c in unticked)
         for n, criterion in enumerate(criteria, start=1):
             record_checked(ev.AnswerNoted(**envelope(iid, f"{iid}:restore:criterion:{n}", who),
                                           desk=Role.INCIDENT_COMMANDER.value,
@@ -534,6 +534,8 @@ def decide_handoff(answer: Answer, state: IncidentState, who: str) -> str | None
     return None
 
 
+FORM_WORDS = {"RolesForm": "the roles", "StatusUpdateForm": "a status update", "HandoffAcceptForm": "command"}
+
 DECISIONS: dict[str, Decision] = {
     "RolesForm": decide_roles,
     "CommandForm": decide_command,
@@ -615,8 +617,10 @@ def escalations_so_far(ask: str) -> int:
     return round_
 
 
-def advance(incident_id: str, problems: dict[str, str] | None = None) -> None:
-    """Move the incident on from what the ledger says, then show every desk its form now."""
+def advance(incident_id: str, answered: tuple[str, str | None] | None = None) -> None:
+    """Move the incident on from what the ledger says, then show every desk its form now.
+    ``answered``: the desk just answered, and why its answer was refused (None: recorded). Any other
+    desk that shows a refusal keeps showing it until it is answered again."""
     state = load_state(incident_id)
     if state.phase is Phase.PRESERVING_EVIDENCE:
         preserve(incident_id)
@@ -630,9 +634,17 @@ def advance(incident_id: str, problems: dict[str, str] | None = None) -> None:
         return
     cadence(incident_id)
     state = load_state(incident_id)
+    refused = f"{desk_runs.REFUSED}: "
+    problems = {d.desk: d.message.removeprefix(refused) for d in desk_runs.desks(incident_id)
+                if d.message.startswith(refused)}
+    if answered is not None:
+        answered_desk, problem = answered
+        problems.pop(answered_desk, None)
+        if problem:
+            problems[answered_desk] = problem
     shown = set()
     for offer in offers(state, problems):
-        message = f"Not recorded: {problems[offer.desk]}"[:500] if problems and offer.desk in problems else ""
+        message = f"{refused}{problems[offer.desk]}"[:500] if offer.desk in problems else ""
         desk_runs.show(desk, incident_id, offer.desk, offer.person, offer.label, offer.form, state.version, message)
         arm(incident_id, offer)
         shown.add(offer.desk)
@@ -657,9 +669,9 @@ def handle(answer: Answer) -> str:
                                     text=problem[:1000], refused=True))
         desk_runs.log(answer.desk.run_id, f"Not recorded: {problem}. Answer again (Resume).", refused=True)
     else:
-        what = plain(answer.values.get("action")) or answer.form
+        what = plain(answer.values.get("action")) or FORM_WORDS.get(answer.form, answer.form)
         desk_runs.log(answer.desk.run_id, f"Recorded: {who}'s answer ({what}).")
-    advance(iid, {answer.desk.desk: problem} if problem else None)
+    advance(iid, (answer.desk.desk, problem))
     return f"refused: {problem}" if problem else "recorded"
 
 

@@ -88,7 +88,9 @@ def service_name(alert: Alert) -> str:
 
 def link_printer(ui_url: str, say: Callable[[str], None]) -> Callable[[Form, IncidentState], Any]:
     def answer(form: Form, state: IncidentState) -> None:
-        say(f"waiting: {form.name} on {form.run_name}: {ui_url}/runs/flow-run/{form.flow_run_id}")
+        refused = form.description.split("\n", 1)[0].removeprefix("> **Not recorded:** ")
+        again = f" again, your answer was not recorded: {refused}" if form.description.startswith("> **Not") else ""
+        say(f"waiting{again}: {form.name} on {form.run_name}: {ui_url}/runs/flow-run/{form.flow_run_id}")
 
     return answer
 

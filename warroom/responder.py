@@ -125,7 +125,7 @@ class Responder:
                 continue
             if self.only is not None and run.parameters["incident_id"] not in self.only:
                 continue
-            keyset = keyset_from_paused_state(run.state)
+            keyset = run.state.state_details.run_input_keyset or keyset_from_paused_state(run.state)
             schema = cast(dict[str, Any] | None, read_flow_run_input(keyset["schema"], run.id))
             if not schema:
                 continue  # the form is being saved

@@ -104,6 +104,10 @@ def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_time
     refused = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.AnswerNoted)]
     assert [(r.actor, r.refused) for r in refused] == [("erin", True)]
     assert not load_state(incident_id).divergences
+    # another desk's answer shows every desk again: the refusal stays where it was given
+    answer(dispatcher, incident_id, "communications_lead", {"message": "Looking into it.", "your_handle": "frank"})
+    ops = desk_of(incident_id, "operations_lead")
+    assert "erin is not the operations lead (dan is)" in ops.message and form_text(ops).startswith("> **Not")
 
     answer(dispatcher, incident_id, "operations_lead", {"action": ROLLBACK, "approved_by": "dan"})
     state = load_state(incident_id)
