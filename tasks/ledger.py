@@ -13,7 +13,7 @@ from incident.errors import LedgerConflictError
 from incident.events import Event, Recorded
 from incident.state import IncidentState, check, check_all, fold
 from incident.work import Work
-from integrations.ledger import Ledger
+from integrations.ledger import Ledger, Reader
 from tasks.runtime import current_runtime
 
 T = TypeVar("T")
@@ -34,8 +34,9 @@ _states: weakref.WeakKeyDictionary[Ledger, dict[str, IncidentState]] = weakref.W
 _states_lock = threading.Lock()
 
 
-def load_state(incident_id: str) -> IncidentState:
-    """The incident as the ledger knows it now (treat it as read-only).
+def load_state(incident_id: str, reader: Reader | None = None) -> IncidentState:
+    """The incident as the ledger knows it now (treat it as read-only); ``reader``: read it within
+    that read transaction (:meth:`Ledger.reading`) rather than in one of its own.
 
     The last state read is kept per incident, so only the events since are read and folded: the
     stream is append-only, so a state at seq N stays true of the first N events.
@@ -43,7 +44,7 @@ def load_state(incident_id: str) -> IncidentState:
     ledger = current_runtime().ledger
     with _states_lock:
         known = _states.setdefault(ledger, {}).get(incident_id)
-    newer = ledger.stream(incident_id, after_seq=known.version if known else 0)
+    newer = (reader or ledger).stream(incident_id, after_seq=known.version if known else 0)
     if known is not None and not newer:
         return known
     state = fold(newer, incident_id, start=known)
@@ -52,6 +53,13 @@ def load_state(incident_id: str) -> IncidentState:
         if incident_id not in cached or cached[incident_id].version < state.version:
             cached[incident_id] = state
     return state
+
+
+def stored_or_state(incident_id: str, key: str) -> tuple[Recorded | None, IncidentState | None]:
+    """The fact stored under ``key`` if there is one, else the incident's latest state: one read."""
+    with current_runtime().ledger.reading() as reader:
+        stored = reader.find(key)
+        return (stored, None) if stored is not None else (None, load_state(incident_id, reader))
 
 
 def done(idempotency_key: str) -> Recorded | None:
@@ -72,26 +80,30 @@ def write(event: Event, calls_for: Sequence[Work] = ()) -> tuple[Recorded, bool]
     handoff running beside the lifecycle) got in first, the state is re-read and checked again.
     """
     ledger = current_runtime().ledger
-
-    def attempt(state: IncidentState) -> tuple[Recorded, bool]:
-        stored = ledger.find(event.idempotency_key)
+    for _ in range(CONFLICT_RETRIES):
+        stored, state = stored_or_state(event.incident_id, event.idempotency_key)
         if stored is not None:
             return stored, False
+        assert state is not None
         check(state, event)
-        return ledger.write(event, state.version, calls_for)
+        try:
+            return ledger.write(event, state.version, calls_for)
+        except LedgerConflictError:
+            continue
+    raise LedgerConflictError(
+        f"{event.incident_id}: could not record {event.kind} after {CONFLICT_RETRIES} conflicting writes")
 
-    return _retrying_conflicts(event.incident_id, event.kind, attempt)
 
-
-def write_many(batch: Sequence[Event]) -> list[tuple[Recorded, bool]]:
-    """:func:`write` of several events of one incident, checked by the core and stored in one go."""
+def write_many(batch: Sequence[Event], calls_for: Sequence[Work] = ()) -> list[tuple[Recorded, bool]]:
+    """:func:`write` of several events of one incident, checked by the core and stored in one go;
+    ``calls_for``: the work the last of them calls for, stored with it."""
     if not batch:
         return []
     ledger = current_runtime().ledger
 
     def attempt(state: IncidentState) -> list[tuple[Recorded, bool]]:
         check_all(state, batch)
-        return ledger.write_many(batch, state.version)
+        return ledger.write_many(batch, state.version, calls_for)
 
     return _retrying_conflicts(batch[0].incident_id, f"{len(batch)} events", attempt)
 

@@ -118,6 +118,25 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+class Reader:
+    """Reads of the ledger within one read transaction (:meth:`Ledger.reading`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def stream(self, incident_id: str, after_seq: int = 0) -> list[Recorded]:
+        """The incident's events after ``after_seq``, in order."""
+        return _stream(self._conn, incident_id, after_seq)
+
+    def find(self, idempotency_key: str) -> Recorded | None:
+        """The event stored under ``idempotency_key``, if any."""
+        return _find(self._conn, bounded_key(idempotency_key))
+
+    def incident_of(self, idempotency_key: str) -> str | None:
+        """The incident whose event is stored under ``idempotency_key``, if any."""
+        return _incident_of(self._conn, bounded_key(idempotency_key))
+
+
 class Ledger:
     """The ledger on one database. Thread-safe; open it with :meth:`Ledger.open`."""
 
@@ -200,9 +219,9 @@ class Ledger:
                     event=rebuilt,
                 )
                 conn.execute(_INSERT_EVENT, _event_values(recorded))
-                _project(conn, recorded)
-                for item in calls_for:
-                    conn.execute(_INSERT_WORK, _work_values(item, recorded.recorded_at))
+                _project(conn, [recorded])
+                if calls_for:
+                    conn.execute(_INSERT_WORK, [_work_values(item, recorded.recorded_at) for item in calls_for])
             return recorded, True
         except IntegrityError as exc:
             lost_race = exc
@@ -217,25 +236,34 @@ class Ledger:
             raise LedgerConflictError(_conflict(event.incident_id, expected_seq, current)) from lost_race
         raise LedgerError(self._describe(f"appending to {event.incident_id}", lost_race)) from lost_race
 
-    def write_many(self, batch: Sequence[Event], expected_seq: int) -> list[tuple[Recorded, bool]]:
+    def write_many(self, batch: Sequence[Event], expected_seq: int,
+                   calls_for: Sequence[Work] = ()) -> list[tuple[Recorded, bool]]:
         """:meth:`write` of several events of one incident in one transaction, in order (a large
-        alert group): those whose key is stored already are returned as stored, with False."""
+        alert group): those whose key is stored already are returned as stored, with False.
+
+        ``calls_for``: the work the batch's last event calls for (a decision after the alert that
+        opened the incident), stored with it in the same transaction, or not at all when that event
+        was stored already."""
         if not batch:
             return []
         incident_id = batch[0].incident_id
         if any(e.incident_id != incident_id for e in batch):
             raise LedgerError("write_many takes the events of one incident")
         rebuilt = [_rebuild(e) for e in batch]
-        keys = [e.idempotency_key for e in rebuilt]
+        keys = list(dict.fromkeys(e.idempotency_key for e in rebuilt))
         try:
             with self._one_writer, self._engine.begin() as conn:
-                stored = {r.event.idempotency_key: r for r in (
-                    _recorded(row) for row in conn.execute(select(events).where(events.c.idempotency_key.in_(keys))))}
+                stored: dict[str, Recorded] = {}
+                for start in range(0, len(keys), _KEYS_PER_QUERY):
+                    chunk = keys[start:start + _KEYS_PER_QUERY]
+                    found = conn.execute(select(events).where(events.c.idempotency_key.in_(chunk)))
+                    stored.update((r.event.idempotency_key, r) for r in (_recorded(row) for row in found))
                 current = _last_seq(conn, incident_id)
                 if current != expected_seq:
                     raise LedgerConflictError(_conflict(incident_id, expected_seq, current))
                 now = _utc(self._clock(), "the clock's time")
                 results: list[tuple[Recorded, bool]] = []
+                added: list[Recorded] = []
                 seq = expected_seq
                 for event in rebuilt:
                     if event.idempotency_key in stored:
@@ -244,9 +272,13 @@ class Ledger:
                     seq += 1
                     recorded = Recorded(event_id=str(uuid.uuid4()), seq=seq, recorded_at=now, event=event)
                     stored[event.idempotency_key] = recorded
-                    conn.execute(_INSERT_EVENT, _event_values(recorded))
-                    _project(conn, recorded)
+                    added.append(recorded)
                     results.append((recorded, True))
+                if added:  # one statement for the rows, one for the incident's projection
+                    conn.execute(_INSERT_EVENT, [_event_values(r) for r in added])
+                    _project(conn, added)
+                if calls_for and results[-1][1]:
+                    conn.execute(_INSERT_WORK, [_work_values(item, now) for item in calls_for])
             return results
         except IntegrityError as exc:  # another writer got in between: the caller re-reads and retries
             raise LedgerConflictError(f"incident {incident_id} moved on while writing {len(batch)} events") from exc
@@ -260,19 +292,25 @@ class Ledger:
 
     def stream(self, incident_id: str, after_seq: int = 0) -> list[Recorded]:
         """The incident's events after ``after_seq``, in order."""
-        query = (
-            select(events)
-            .where(events.c.incident_id == incident_id, events.c.seq > after_seq)
-            .order_by(events.c.seq)
-        )
         with self._read(f"reading the events of {incident_id}") as conn:
-            rows = conn.execute(query).all()
-        return [_recorded(row) for row in rows]
+            return _stream(conn, incident_id, after_seq)
 
     def find(self, idempotency_key: str) -> Recorded | None:
         """The event stored under ``idempotency_key``, if any."""
         with self._read("looking up an idempotency key") as conn:
             return _find(conn, bounded_key(idempotency_key))
+
+    def incident_of(self, idempotency_key: str) -> str | None:
+        """The incident whose event is stored under ``idempotency_key``, if any (the row is not read)."""
+        with self._read("looking up an idempotency key") as conn:
+            return _incident_of(conn, bounded_key(idempotency_key))
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """Several reads in one read transaction: one round trip to the database's connection pool, and
+        one consistent view (what a writer commits meanwhile is seen by none of them, or by all)."""
+        with self._read("reading the ledger") as conn:
+            yield Reader(conn)
 
     # -- work -----------------------------------------------------------------------------------
 
@@ -306,6 +344,10 @@ class Ledger:
         if not even_if_not_due:
             query = query.where(work.c.due_at <= now)
         query = query.order_by(work.c.due_at, work.c.id).limit(limit)
+        if incident_id is None:  # a dispatcher's round: most find nothing due, so look before taking the write lock
+            with self._read("looking for due work") as conn:
+                if conn.execute(query).first() is None:
+                    return []
         with self._write("claiming work") as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
@@ -412,7 +454,7 @@ class Ledger:
     def _insert_inbox(self, rows: Sequence[dict[str, Any]]) -> list[int | BaseException]:
         sources = ", ".join(sorted({str(r["source"]) for r in rows}))
         with self._write(f"storing alerts from {sources} in the inbox") as conn:
-            return [int(conn.execute(inbox.insert().values(r).returning(inbox.c.id)).scalar_one()) for r in rows]
+            return [int(conn.execute(_INSERT_INBOX, r).scalar_one()) for r in rows]
 
     def mark_inbox(
         self,
@@ -433,7 +475,7 @@ class Ledger:
         outcomes: list[BaseException | None] = []
         with self._write(f"marking {len(marks)} inbox row(s)") as conn:
             for inbox_id, changes in marks:
-                result = conn.execute(inbox.update().where(inbox.c.id == inbox_id).values(changes))
+                result = conn.execute(_MARK_INBOX, {"b_id": inbox_id, **changes})
                 outcomes.append(None if result.rowcount else LedgerError(f"inbox row {inbox_id} does not exist"))
         return outcomes
 
@@ -586,10 +628,16 @@ def _rebuild(event: Event) -> AnyEvent:
 # The append path's statements, built once: building them per call cost more than SQLite's commit.
 _LAST_SEQ = select(func.max(events.c.seq)).where(events.c.incident_id == bindparam("incident_id"))
 _BY_KEY = select(events).where(events.c.idempotency_key == bindparam("key"))
+_INCIDENT_BY_KEY = select(events.c.incident_id).where(events.c.idempotency_key == bindparam("key"))
+_STREAM = (select(events).where(events.c.incident_id == bindparam("incident_id"), events.c.seq > bindparam("after_seq"))
+           .order_by(events.c.seq))
+_KEYS_PER_QUERY = 500  # idempotency keys looked up per IN (...): well under every backend's bound-parameter limit
 _INSERT_EVENT = events.insert()
 _INSERT_WORK = work.insert()
 _WORK_BY_KEY = select(work.c.id).where(work.c.key == bindparam("key"))
 _INSERT_INCIDENT = incidents.insert()
+_INSERT_INBOX = inbox.insert().returning(inbox.c.id)
+_MARK_INBOX = inbox.update().where(inbox.c.id == bindparam("b_id"))  # sets the columns given with it
 _UPDATE_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id"))
 
 
@@ -600,6 +648,16 @@ def _last_seq(conn: Connection, incident_id: str) -> int:
 def _find(conn: Connection, idempotency_key: str) -> Recorded | None:
     row = conn.execute(_BY_KEY, {"key": idempotency_key}).one_or_none()
     return None if row is None else _recorded(row)
+
+
+def _incident_of(conn: Connection, idempotency_key: str) -> str | None:
+    found = conn.execute(_INCIDENT_BY_KEY, {"key": idempotency_key}).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def _stream(conn: Connection, incident_id: str, after_seq: int) -> list[Recorded]:
+    rows = conn.execute(_STREAM, {"incident_id": incident_id, "after_seq": after_seq}).all()
+    return [_recorded(row) for row in rows]
 
 
 def _same_intent(stored: Recorded, event: Event) -> Recorded:
@@ -654,32 +712,39 @@ def _work_values(item: Work, now: datetime) -> dict[str, Any]:
     }
 
 
-def _project(conn: Connection, recorded: Recorded) -> None:
-    """Keep the ``incidents`` row in step with the event, in the append's transaction."""
-    ev = recorded.event
-    changes: dict[str, Any] = {"last_seq": recorded.seq, "updated_at": recorded.recorded_at}
-    if isinstance(ev, Declared):
-        changes.update(
-            status="open",
-            phase=Phase.DECLARED.value,
-            service=ev.service,
-            severity=ev.severity,
-            title=ev.title,
-            drill=ev.drill,
-            declared_at=ev.occurred_at,
-        )
-    elif isinstance(ev, PhaseChanged):
-        changes["phase"] = ev.to.value
-    elif isinstance(ev, Closed):
-        changes.update(status="closed", phase=Phase.CLOSED.value, closed_at=ev.occurred_at)
-    if recorded.seq == 1:
-        first = {
-            "incident_id": ev.incident_id,
-            "status": "pending",
-            "phase": Phase.PENDING.value,
-            "drill": False,
-            "opened_at": ev.occurred_at,
-        }
+def _project(conn: Connection, added: Sequence[Recorded]) -> None:
+    """Keep the ``incidents`` row in step with the events just appended (of one incident, in seq
+    order), in the append's transaction: their changes, later over earlier, in one statement."""
+    changes: dict[str, Any] = {}
+    first: dict[str, Any] | None = None
+    for recorded in added:
+        ev = recorded.event
+        changes.update(last_seq=recorded.seq, updated_at=recorded.recorded_at)
+        if isinstance(ev, Declared):
+            changes.update(
+                status="open",
+                phase=Phase.DECLARED.value,
+                service=ev.service,
+                severity=ev.severity,
+                title=ev.title,
+                drill=ev.drill,
+                declared_at=ev.occurred_at,
+            )
+        elif isinstance(ev, PhaseChanged):
+            changes["phase"] = ev.to.value
+        elif isinstance(ev, Closed):
+            changes.update(status="closed", phase=Phase.CLOSED.value, closed_at=ev.occurred_at)
+        if recorded.seq == 1:
+            first = {
+                "incident_id": ev.incident_id,
+                "status": "pending",
+                "phase": Phase.PENDING.value,
+                "drill": False,
+                "opened_at": ev.occurred_at,
+            }
+    if not added:
+        return
+    if first is not None:
         conn.execute(_INSERT_INCIDENT, {**first, **changes})
     else:
-        conn.execute(_UPDATE_INCIDENT, {"b_incident_id": ev.incident_id, **changes})
+        conn.execute(_UPDATE_INCIDENT, {"b_incident_id": added[0].event.incident_id, **changes})

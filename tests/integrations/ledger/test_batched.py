@@ -1,0 +1,83 @@
+"""The intake's fast paths in the ledger: several reads in one transaction, a batch written with the
+work its last fact calls for, and concurrent writers (each told its own outcome)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from incident import work
+from incident.errors import LedgerConflictError, LedgerError
+from integrations.ledger import Ledger
+
+from .helpers import T0, declared, update
+
+
+def test_one_read_transaction_sees_keys_streams_and_incidents(ledger: Ledger) -> None:
+    ledger.append(declared("INC-1"), 0)
+    ledger.append(update("INC-1", "INC-1:u1"), 1)
+    with ledger.reading() as reader:
+        assert reader.incident_of("INC-1:u1") == "INC-1"
+        assert reader.incident_of("nowhere") is None
+        assert reader.find("nowhere") is None
+        assert [r.seq for r in reader.stream("INC-1", after_seq=1)] == [2]
+    assert ledger.incident_of("INC-1:declare") == "INC-1"
+
+
+def test_a_batch_stores_the_work_its_last_fact_calls_for_once(ledger: Ledger) -> None:
+    timer = work.watch("INC-2", "fp", T0 + timedelta(hours=1))
+    first = ledger.write_many([declared("INC-2"), update("INC-2", "INC-2:u1")], 0, [timer])
+    assert [new for _, new in first] == [True, True]
+    assert [r.key for r in ledger.work_rows("INC-2")] == [timer.key]
+    again = ledger.write_many([declared("INC-2"), update("INC-2", "INC-2:u1")], 2, [timer])
+    assert [new for _, new in again] == [False, False]  # stored already: no second row, no error
+    assert len(ledger.work_rows("INC-2")) == 1
+    assert ledger.list_incidents()[0].last_seq == 2  # the projection follows the batch's last fact
+
+
+def test_a_refused_batch_stores_neither_facts_nor_work(ledger: Ledger) -> None:
+    ledger.append(declared("INC-3"), 0)
+    with pytest.raises(LedgerConflictError):
+        ledger.write_many([update("INC-3", "INC-3:u1")], 0, [work.watch("INC-3", "fp", T0)])
+    assert ledger.last_seq("INC-3") == 1
+    assert ledger.work_rows("INC-3") == []
+
+
+def test_concurrent_writers_each_get_their_own_outcome(ledger: Ledger) -> None:
+    """Writers on many incidents at once, a few racing on one: every fact is stored once, every
+    conflict is the loser's alone, and the inbox rows written alongside all land."""
+    ledger.append(declared("INC-shared"), 0)
+    barrier = threading.Barrier(16)
+
+    def one(i: int) -> str:
+        barrier.wait()
+        inbox_id = ledger.store_inbox("generic", {}, b"{}", T0)
+        try:
+            if i % 4 == 0:
+                ledger.append(update("INC-shared", f"INC-shared:u{i}"), 1)  # one of these wins
+            else:
+                ledger.append(declared(f"INC-{i}"), 0)
+        except LedgerConflictError:
+            outcome = "conflict"
+        else:
+            outcome = "stored"
+        ledger.mark_inbox(inbox_id, "accepted", reason=outcome)
+        return outcome
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(one, range(16)))
+    assert outcomes.count("conflict") == 3 and outcomes.count("stored") == 13
+    assert ledger.last_seq("INC-shared") == 2
+    assert all(ledger.last_seq(f"INC-{i}") == 1 for i in range(16) if i % 4)
+    assert sorted(r.reason or "" for r in ledger.inbox_rows()) == sorted(outcomes)
+
+
+def test_marking_a_missing_inbox_row_fails_only_that_mark(ledger: Ledger) -> None:
+    kept = ledger.store_inbox("generic", {}, b"{}", T0)
+    with pytest.raises(LedgerError, match="does not exist"):
+        ledger.mark_inbox(kept + 1000, "accepted")
+    ledger.mark_inbox(kept, "accepted", reason="fine")
+    assert ledger.inbox_row(kept).reason == "fine"
