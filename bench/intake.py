@@ -68,7 +68,7 @@ TOKEN = "bench-intake-token"
 LATENCY_ALERTS = 200
 STORM_ALERTS, STORM_FINGERPRINTS, STORM_CLIENTS = 2000, 20, 8
 WAITING = 200  # declared incidents, each waiting on its incident commander's desk (a paused run, no process)
-WAIT_TIMEOUT_S = 1800.0
+WAIT_TIMEOUT_S = 2700.0  # Prefect on SQLite starts the 200 lifecycle runs slowly on a busy machine
 BODY_SIZES = {1_000: 1.0, 10_000: 10.0}  # alerts in one notification: target seconds to the 202
 FLOOR_MULTIPLE, STORM_TARGET, RSS_TARGET_MB = 15, 500, 1024
 CRITICAL = {"alertname": "CheckoutErrors", "service": "checkout", "severity": "critical", "impact": "customer"}
@@ -258,7 +258,7 @@ def rerun_failed(client: Any) -> list[str]:
 def wait_waiting(api_url: str, incidents: list[str], since: float) -> dict[str, Any]:
     """Wait until every incident's lifecycle run has ended and its incident commander's desk is paused;
     ``since``: the first alert's POST. A lifecycle run that failed or crashed is scheduled again (it is
-    counted and its error kept: a finding). Raises when it does not come to that within the timeout."""
+    counted and its error kept: a finding). After the timeout, says how far it got (``timed_out``)."""
     reruns: list[str] = []
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         while True:
@@ -267,10 +267,9 @@ def wait_waiting(api_url: str, incidents: list[str], since: float) -> dict[str, 
                 if now["lifecycles_ended_badly"]:
                     reruns += rerun_failed(client)
                 elif now["ic_desks_paused"] >= len(incidents) and not set(incidents) - ic_desks(client):
-                    return {"waiting_s": time.perf_counter() - since, "reruns": reruns, **now}
-            if time.perf_counter() - since > WAIT_TIMEOUT_S:
-                raise RuntimeError(f"not all {len(incidents)} waiting after {WAIT_TIMEOUT_S:.0f} s: {now}; "
-                                   f"{len(reruns)} lifecycle runs rerun after they failed")
+                    return {"waiting_s": time.perf_counter() - since, "reruns": reruns, "timed_out": False, **now}
+            if time.perf_counter() - since > WAIT_TIMEOUT_S:  # measured as it is, and said so
+                return {"waiting_s": time.perf_counter() - since, "reruns": reruns, "timed_out": True, **now}
             time.sleep(3)
 
 
@@ -365,8 +364,13 @@ def main() -> None:
         print(f"  {WAITING} alerts, each a new incident declared: POSTed one after another in {up['declare_s']:.1f} s")
     if "waiting_mb" in up:
         w = up["waiting"]
-        print(f"    {WAITING} waiting {w['waiting_s']:.0f} s after the first alert: {w['ic_desks_paused']} incident "
-              f"commander desks paused on the roles form; {w['lifecycles']} lifecycle runs, all ended")
+        if w["timed_out"]:
+            print(f"    NOT ALL WAITING after {w['waiting_s']:.0f} s (the bench's limit): {w['ic_desks_paused']} "
+                  f"incident commander desks paused; {w['lifecycles']} lifecycle runs, "
+                  f"{w['lifecycles_running']} not ended; measured as it was")
+        else:
+            print(f"    {WAITING} waiting {w['waiting_s']:.0f} s after the first alert: {w['ic_desks_paused']} "
+                  f"incident commander desks paused on the roles form; {w['lifecycles']} lifecycle runs, all ended")
         if w["reruns"]:
             print(f"    FINDING: {len(w['reruns'])} lifecycle runs failed or crashed on the way and were scheduled "
                   "again (without that, their incidents would wait on no desk): "
@@ -410,11 +414,13 @@ def main() -> None:
                      up["idle_load"]))
     if "waiting_mb" in up:
         w = up["waiting"]
-        rows.append((f"RSS, {WAITING} incidents waiting (measured)",
+        label = f"{w['ic_desks_paused']} desks waiting (NOT ALL)" if w["timed_out"] else f"{WAITING} incidents waiting"
+        rows.append((f"RSS, {label} (measured)",
                      f"{up['waiting_mb']:.0f} MB, {up['waiting_procs']} processes", f"<= {RSS_TARGET_MB} MB",
                      up["waiting_load"]))
         reruns = f", {len(w['reruns'])} runs rerun" if w["reruns"] else ""
-        rows.append((f"time until {WAITING} waiting", f"{w['waiting_s']:.0f} s after the 1st alert{reruns}", "-",
+        until = "gave up after" if w["timed_out"] else "after the 1st alert:"
+        rows.append((f"time until {WAITING} waiting", f"{until} {w['waiting_s']:.0f} s{reruns}", "-",
                      up["waiting_load"]))
     print(f"  {'':42} {'measured':34} {'target':28} load")
     for label, measured, target, at in rows:
