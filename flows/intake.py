@@ -11,6 +11,9 @@ one incident and one page.
 
 from __future__ import annotations
 
+import threading
+import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +21,11 @@ from datetime import datetime
 from incident import events as ev
 from incident import work
 from incident.criteria import decide, signals_from_alert
+from incident.errors import IllegalTransitionError, LedgerConflictError
 from incident.grouping import grouping_key, incident_id_for, route
 from incident.models import Alert, Phase
-from incident.state import IncidentState
+from incident.state import IncidentState, apply, check_all
+from integrations.ledger import Ledger, Reader, WorkRow
 from tasks.ledger import envelope, load_state, record, write, write_many
 from tasks.runtime import current_runtime
 
@@ -38,12 +43,34 @@ def opening_key(group: str, episode: int) -> str:
     return f"alert:{group}:{episode}"
 
 
-def latest_episode(group: str) -> tuple[int, str | None]:
+# The latest episode of each group this process has seen. Episodes are only ever added, so a known
+# one is a floor: only the opening keys after it are looked up (each a key lookup, the row not read).
+_episodes: weakref.WeakKeyDictionary[Ledger, dict[str, tuple[int, str]]] = weakref.WeakKeyDictionary()
+_episodes_lock = threading.Lock()
+KNOWN_GROUPS = 100_000  # groups remembered per ledger; past that, forgotten (and looked up again)
+
+
+def latest_episode(group: str, reader: Reader | None = None) -> tuple[int, str | None]:
+    """The group's latest episode and its incident (0 and None: none yet); ``reader``: look it up
+    within that read transaction."""
     ledger = current_runtime().ledger
-    episode, latest = 0, None
-    while (found := ledger.find(opening_key(group, episode + 1))) is not None:
-        episode, latest = episode + 1, found.event.incident_id
+    with _episodes_lock:
+        episode, latest = _episodes.setdefault(ledger, {}).get(group, (0, None))
+    source = reader or ledger
+    while (found := source.incident_of(opening_key(group, episode + 1))) is not None:
+        episode, latest = episode + 1, found
+    if latest is not None:
+        with _episodes_lock:
+            known = _episodes.setdefault(ledger, {})
+            if len(known) >= KNOWN_GROUPS:
+                known.clear()
+            if known.get(group, (0, None))[0] < episode:
+                known[group] = (episode, latest)
     return episode, latest
+
+
+class _Raced(Exception):
+    """The incident an alert was to open has facts already (another intake got there first)."""
 
 
 class Body:
@@ -59,10 +86,20 @@ class Body:
         self.seen: dict[str, dict[str, str]] = {}  # incident -> fingerprint -> status, in this body
         self.redriven: set[str] = set()  # incidents whose unfinished work this body re-drove
 
-    def state(self, incident_id: str) -> IncidentState:
+    def state(self, incident_id: str, reader: Reader | None = None) -> IncidentState:
         if incident_id not in self.states:
-            self.states[incident_id] = load_state(incident_id)
+            self.states[incident_id] = load_state(incident_id, reader)
         return self.states[incident_id]
+
+    def group(self, group: str) -> tuple[int, str | None]:
+        """The group's latest episode and its incident, read with that incident's state in one go."""
+        if group not in self.episodes:
+            with current_runtime().ledger.reading() as reader:
+                self.episodes[group] = latest_episode(group, reader)
+                latest = self.episodes[group][1]
+                if latest is not None:
+                    self.state(latest, reader)
+        return self.episodes[group]
 
     def flush(self, incident_id: str | None = None) -> None:
         """Write what is pending (of one incident, or all), before anything else is written to it."""
@@ -77,20 +114,23 @@ class Body:
         rt = current_runtime()
         now = rt.clock()
         group = grouping_key(alert, self.group_key)
-        if group not in self.episodes:
-            self.episodes[group] = latest_episode(group)
-        episode, latest_id = self.episodes[group]
+        episode, latest_id = self.group(group)
         latest = self.state(latest_id) if latest_id else None
         r = route(latest, alert, rt.config.policy, now)
         if r.action == "ignore":
             return Outcome(latest_id, "ignored", r.reason)
         if r.action == "open":
             incident_id = incident_id_for(group, episode + 1)
-            record(ev.AlertAttached(**envelope(incident_id, opening_key(group, episode + 1),
-                                               alert.source), alert=alert))
+            opening = ev.AlertAttached(**envelope(incident_id, opening_key(group, episode + 1), alert.source),
+                                       alert=alert)
             self.episodes[group] = (episode + 1, incident_id)
             self.changed(incident_id)
-            return consider(incident_id, alert, now, self)
+            try:  # the alert and the criteria's decision on it, in one transaction
+                return consider(incident_id, alert, now, self, opening)
+            except _Raced:  # the incident has facts already: the alert first, then the decision on what is there
+                record(opening)
+                self.changed(incident_id)
+                return consider(incident_id, alert, now, self)
         assert latest is not None and latest_id is not None
         if r.action == "reopen":
             self.flush(latest_id)
@@ -131,13 +171,21 @@ def receive_alert(alert: Alert, delivery: str, group_key: str | None = None, dri
     return receive_alerts([alert], delivery, group_key, drive)[0]
 
 
-def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = None) -> Outcome:
+def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = None,
+             opening: ev.AlertAttached | None = None) -> Outcome:
     """Let the criteria decide on a pending incident. A decision to declare is stored with the work it
     calls for (page, lifecycle run), a decision to watch with its timer, in one transaction; ``drive``
-    then pages at once. A later delivery re-drives whatever of that work is unfinished."""
+    then pages at once. A later delivery re-drives whatever of that work is unfinished.
+
+    ``opening``: the alert that opens the incident, not stored yet: stored in the decision's
+    transaction (raises :class:`_Raced` if the incident turns out to have facts already)."""
     rt = current_runtime()
     drive = body.drive if body else None
-    state = body.state(incident_id) if body else load_state(incident_id)
+    if opening is not None:
+        state = apply(IncidentState(incident_id), ev.Recorded(event_id=str(uuid.uuid4()), seq=1,
+                                                              recorded_at=now, event=opening))
+    else:
+        state = body.state(incident_id) if body else load_state(incident_id)
     if state.phase is not Phase.PENDING:
         return Outcome(incident_id, "joined", f"{incident_id} is {state.phase.value}")
     if "declare" in state.decisions:
@@ -152,8 +200,12 @@ def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = 
             return Outcome(incident_id, "unroutable", f"service {alert.service!r} is not in services.yaml")
         known = ", ".join(rt.config.services.services)
         reason = f"service {alert.service!r} is not in services.yaml ({known}): add it, or label the alert"
-        record(ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:unroutable"),
-                                     action="not_incident", reasons=(reason,)))
+        unroutable = ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:unroutable"),
+                                           action="not_incident", reasons=(reason,))
+        if opening is not None:
+            opened(opening, unroutable, (), body)
+        else:
+            record(unroutable)
         return Outcome(incident_id, "unroutable", reason)
     seen = state.first_seen.get(alert.fingerprint) or alert.starts_at or now
     decision = decide(signals_from_alert(alert, rt.config.policy, service.customer_facing, seen), rt.config.policy, now)
@@ -172,11 +224,12 @@ def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = 
     if body is not None:
         body.flush(incident_id)
         body.changed(incident_id)
-    if not write(decided, calls_for)[1]:
+    stored = opened(opening, decided, calls_for, body) if opening is not None else write(decided, calls_for)[1]
+    if not stored:
         if decision.action == "declare":
             return redrive(incident_id, drive)
         return Outcome(incident_id, "joined", f"{incident_id} was decided already ({decision.action})")
-    if drive is not None:
+    if drive is not None and decision.action == "declare":  # only a declaration calls for a page
         drive(incident_id)
     if decision.action == "declare":
         return Outcome(incident_id, "declared", "; ".join(decision.reasons))
@@ -185,11 +238,33 @@ def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = 
     return Outcome(incident_id, "not_incident", "; ".join(decision.reasons))
 
 
+def opened(opening: ev.AlertAttached, decided: ev.DeclarationDecided, calls_for: Sequence[work.Work],
+           body: Body | None) -> bool:
+    """Store the alert that opens an incident with the criteria's decision on it and the work that
+    calls for, in one transaction; True (both are new). Raises :class:`_Raced` when the incident has
+    facts already: the caller stores the alert alone and decides again on what is there."""
+    incident_id = opening.incident_id
+    try:
+        check_all(IncidentState(incident_id), [opening, decided])
+        results = current_runtime().ledger.write_many([opening, decided], 0, calls_for)
+    except (LedgerConflictError, IllegalTransitionError) as raced:
+        raise _Raced(incident_id) from raced
+    if body is not None:
+        body.changed(incident_id)
+    return results[-1][1]
+
+
+def unfinished_work(incident_id: str) -> list[WorkRow]:
+    return [w for w in current_runtime().ledger.work_rows(incident_id, status="pending") if w.kind != "watch"]
+
+
 def redrive(incident_id: str, drive: Drive | None) -> Outcome:
-    """A delivery for an incident whose declaration is stored: carry on its unfinished work."""
-    if drive is not None:
+    """A delivery for an incident whose declaration is stored: carry on its unfinished work (driven
+    only when there is some: most redeliveries find it all done)."""
+    unfinished = unfinished_work(incident_id)
+    if unfinished and drive is not None:
         drive(incident_id)
-    unfinished = [w for w in current_runtime().ledger.work_rows(incident_id, status="pending") if w.kind != "watch"]
+        unfinished = unfinished_work(incident_id)
     if not unfinished:
         return Outcome(incident_id, "joined", f"{incident_id} is declared")
     waiting = "; ".join(f"{w.kind} after {w.attempts} tries ({w.last_error or 'not tried yet'})" for w in unfinished)
