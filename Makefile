@@ -30,7 +30,7 @@ lock: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy incident integrations tasks flows warroom
+	$(BIN)/mypy warroom
 	$(BIN)/lint-imports
 
 test: lint

@@ -52,16 +52,16 @@ from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Scheduled
 
-from integrations.ledger.testing import temporary_postgres_database
-from tasks.desks import DESK_FLOW, TAG
-from tasks.runtime import use_runtime
 from warroom.bootstrap import utc_now
 from warroom.config import load_config
 from warroom.deployments import lifecycle
 from warroom.intake import create_intake_app
+from warroom.integrations.ledger.testing import temporary_postgres_database
 from warroom.runner import Background, deployments
 from warroom.settings import Settings
 from warroom.stack import local_stack
+from warroom.tasks.desks import DESK_FLOW, TAG
+from warroom.tasks.runtime import use_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-intake-token"

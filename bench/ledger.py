@@ -17,11 +17,11 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from incident.errors import LedgerError
-from incident.events import CheckpointAnswered, Declared, Event, PhaseChanged, Recorded, StatusUpdatePosted
-from incident.models import Phase
-from integrations.ledger import Ledger, default_url
-from integrations.ledger.testing import temporary_postgres_database
+from warroom.incident.errors import LedgerError
+from warroom.incident.events import CheckpointAnswered, Declared, Event, PhaseChanged, Recorded, StatusUpdatePosted
+from warroom.incident.models import Phase
+from warroom.integrations.ledger import Ledger, default_url
+from warroom.integrations.ledger.testing import temporary_postgres_database
 
 APPENDS = 2_000  # per configuration, shared between its writers
 FOLD_EVENTS = 10_000

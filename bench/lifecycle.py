@@ -23,15 +23,15 @@ from pathlib import Path
 from prefect import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterTags
 
-from flows.lifecycle import incident_lifecycle
-from tasks.runtime import use_runtime
 from warroom.config import load_config
 from warroom.demo import until_closed
+from warroom.flows.lifecycle import incident_lifecycle
 from warroom.intake import make_dispatcher
 from warroom.responder import Responder
 from warroom.runner import descendants
 from warroom.settings import Settings
 from warroom.stack import local_stack
+from warroom.tasks.runtime import use_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 INCIDENT = "INC-BENCH-1"

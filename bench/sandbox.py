@@ -17,8 +17,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.sandbox.server import Sandboxes
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.sandbox.server import Sandboxes
 
 WARMUP = 20
 

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 from prefect import flow, get_run_logger
 
-from incident import events as ev
-from incident.errors import IntegrationError, WarroomError
-from incident.models import Phase, Role
-from incident.rotation import Holding, suggest_roles
-from incident.state import fold
-from tasks.document import publish_document
-from tasks.ledger import envelope, load_state, record_event
-from tasks.paging import page_oncall
-from tasks.runtime import current_runtime
-from tasks.tracking import open_incident_ticket, transition_ticket
+from warroom.incident import events as ev
+from warroom.incident.errors import IntegrationError, WarroomError
+from warroom.incident.models import Phase, Role
+from warroom.incident.rotation import Holding, suggest_roles
+from warroom.incident.state import fold
+from warroom.tasks.document import publish_document
+from warroom.tasks.ledger import envelope, load_state, record_event
+from warroom.tasks.paging import page_oncall
+from warroom.tasks.runtime import current_runtime
+from warroom.tasks.tracking import open_incident_ticket, transition_ticket
 
 IN_PROGRESS = "In Progress"
 

@@ -18,16 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from incident import events as ev
-from incident import work
-from incident.criteria import decide, signals_from_alert
-from incident.errors import IllegalTransitionError, LedgerConflictError
-from incident.grouping import grouping_key, incident_id_for, route
-from incident.models import Alert, Phase
-from incident.state import IncidentState, apply, check_all
-from integrations.ledger import Ledger, Reader, WorkRow
-from tasks.ledger import envelope, load_state, record, write, write_many
-from tasks.runtime import current_runtime
+from warroom.incident import events as ev
+from warroom.incident import work
+from warroom.incident.criteria import decide, signals_from_alert
+from warroom.incident.errors import IllegalTransitionError, LedgerConflictError
+from warroom.incident.grouping import grouping_key, incident_id_for, route
+from warroom.incident.models import Alert, Phase
+from warroom.incident.state import IncidentState, apply, check_all
+from warroom.integrations.ledger import Ledger, Reader, WorkRow
+from warroom.tasks.ledger import envelope, load_state, record, write, write_many
+from warroom.tasks.runtime import current_runtime
 
 Drive = Callable[[str], object]  # carry out an incident's urgent pending work now (the dispatcher's drive)
 

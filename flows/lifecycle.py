@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.declare import declare
-from flows.desks import advance
+from warroom.flows.declare import declare
+from warroom.flows.desks import advance
 
 
 @flow(name="incident-lifecycle")

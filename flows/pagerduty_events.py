@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 
-from flows.intake import Outcome
-from incident import events as ev
-from incident.state import IncidentState
-from integrations.alerts.parse import PagerDutyEvent
-from tasks.ledger import done, envelope, load_state, write
-from tasks.runtime import current_runtime
+from warroom.flows.intake import Outcome
+from warroom.incident import events as ev
+from warroom.incident.state import IncidentState
+from warroom.integrations.alerts.parse import PagerDutyEvent
+from warroom.tasks.ledger import done, envelope, load_state, write
+from warroom.tasks.runtime import current_runtime
 
 ACTOR = "pagerduty"
 ACKNOWLEDGED = "incident.acknowledged"

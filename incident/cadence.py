@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from incident.policy import Policy
-from incident.state import IncidentState
+from warroom.incident.policy import Policy
+from warroom.incident.state import IncidentState
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from incident.models import Alert
-from incident.policy import DeclarationPolicy, Policy
+from warroom.incident.models import Alert
+from warroom.incident.policy import DeclarationPolicy, Policy
 
 Action = Literal["declare", "watch", "not_incident"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from incident.models import Role
-from incident.policy import Policy
-from incident.state import IncidentState
+from warroom.incident.models import Role
+from warroom.incident.policy import Policy
+from warroom.incident.state import IncidentState
 
 
 def _utc(at: datetime | None) -> str:

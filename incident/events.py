@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from incident.models import Alert, Evidence, FollowUp, Phase, Role
+from warroom.incident.models import Alert, Evidence, FollowUp, Phase, Role
 
 ENVELOPE_FIELDS = frozenset({"kind", "incident_id", "actor", "occurred_at", "idempotency_key"})
 MAX_KEY = 200

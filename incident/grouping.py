@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from incident.models import Alert, Phase
-from incident.policy import Policy
-from incident.state import IncidentState
+from warroom.incident.models import Alert, Phase
+from warroom.incident.policy import Policy
+from warroom.incident.state import IncidentState
 
 RouteAction = Literal["open", "join", "resolve", "reopen", "ignore"]
 

@@ -27,8 +27,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from incident.errors import ConfigError
-from incident.models import Role
+from warroom.incident.errors import ConfigError
+from warroom.incident.models import Role
 
 __all__ = [
     "POLICY_FILE",

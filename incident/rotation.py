@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from incident.models import Role
-from incident.policy import Roster
+from warroom.incident.models import Role
+from warroom.incident.policy import Roster
 
 
 @dataclass(frozen=True)

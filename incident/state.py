@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from incident import events as ev
-from incident.errors import IllegalTransitionError, NotAuthorisedError
-from incident.models import Divergence, Evidence, FollowUp, Phase, Role, TimelineEntry
+from warroom.incident import events as ev
+from warroom.incident.errors import IllegalTransitionError, NotAuthorisedError
+from warroom.incident.models import Divergence, Evidence, FollowUp, Phase, Role, TimelineEntry
 
 _OPEN = frozenset(p for p in Phase if p.is_open)
 _ANYTIME_OPEN = frozenset(

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from incident.events import MAX_KEY, bounded_key
+from warroom.incident.events import MAX_KEY, bounded_key
 
 WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox", "advance", "answer"]
 

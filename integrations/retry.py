@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from incident.errors import IntegrationError
+from warroom.incident.errors import IntegrationError
 
 T = TypeVar("T")
 

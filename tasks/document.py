@@ -5,13 +5,13 @@ from __future__ import annotations
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
-from incident.cadence import due
-from incident.document import artifact_key, render
-from incident.models import Phase
-from incident.state import IncidentState
-from tasks.desks import desks
-from tasks.ledger import load_state
-from tasks.runtime import current_runtime
+from warroom.incident.cadence import due
+from warroom.incident.document import artifact_key, render
+from warroom.incident.models import Phase
+from warroom.incident.state import IncidentState
+from warroom.tasks.desks import desks
+from warroom.tasks.ledger import load_state
+from warroom.tasks.runtime import current_runtime
 
 
 def reminders(state: IncidentState) -> tuple[str, ...]:

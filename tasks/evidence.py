@@ -8,13 +8,13 @@ from pathlib import Path
 
 from prefect import task
 
-from incident import events as ev
-from incident.errors import WarroomError
-from incident.events import Recorded
-from incident.models import Evidence
-from incident.policy import EvidenceSource
-from tasks.ledger import envelope, once
-from tasks.runtime import current_runtime
+from warroom.incident import events as ev
+from warroom.incident.errors import WarroomError
+from warroom.incident.events import Recorded
+from warroom.incident.models import Evidence
+from warroom.incident.policy import EvidenceSource
+from warroom.tasks.ledger import envelope, once
+from warroom.tasks.runtime import current_runtime
 
 
 def sha256_of(path: Path) -> str:

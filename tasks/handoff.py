@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prefect import task
 
-from incident import events as ev
-from incident.events import Recorded
-from tasks.ledger import envelope, load_state, once
-from tasks.runtime import current_runtime
+from warroom.incident import events as ev
+from warroom.incident.events import Recorded
+from warroom.tasks.ledger import envelope, load_state, once
+from warroom.tasks.runtime import current_runtime
 
 
 @task(name="hand_over_command")

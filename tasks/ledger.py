@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 
 from prefect import task
 
-from incident.errors import LedgerConflictError
-from incident.events import Event, Recorded
-from incident.state import IncidentState, check, check_all, fold
-from incident.work import Work
-from integrations.ledger import Ledger, Reader
-from tasks.runtime import current_runtime
+from warroom.incident.errors import LedgerConflictError
+from warroom.incident.events import Event, Recorded
+from warroom.incident.state import IncidentState, check, check_all, fold
+from warroom.incident.work import Work
+from warroom.integrations.ledger import Ledger, Reader
+from warroom.tasks.runtime import current_runtime
 
 T = TypeVar("T")
 CONFLICT_RETRIES = 20

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from incident.errors import WarroomError
-from incident.policy import WarroomConfig
-from incident.ports import Pager, Tracker
-from integrations.ledger import Ledger
+from warroom.incident.errors import WarroomError
+from warroom.incident.policy import WarroomConfig
+from warroom.incident.ports import Pager, Tracker
+from warroom.integrations.ledger import Ledger
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from incident import events as ev
-from incident.events import Recorded
-from incident.models import FollowUpKind
-from tasks.ledger import envelope, once
-from tasks.runtime import current_runtime
+from warroom.incident import events as ev
+from warroom.incident.events import Recorded
+from warroom.incident.models import FollowUpKind
+from warroom.tasks.ledger import envelope, once
+from warroom.tasks.runtime import current_runtime
 
 
 @task(name="open_incident_ticket")

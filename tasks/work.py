@@ -17,11 +17,11 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
-from incident.errors import WarroomError
-from incident.work import retry_delay
-from integrations.ledger import WorkRow
-from tasks.paging import page
-from tasks.runtime import Runtime, use_runtime
+from warroom.incident.errors import WarroomError
+from warroom.incident.work import retry_delay
+from warroom.integrations.ledger import WorkRow
+from warroom.tasks.paging import page
+from warroom.tasks.runtime import Runtime, use_runtime
 
 log = logging.getLogger("warroom.dispatcher")
 

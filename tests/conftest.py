@@ -12,17 +12,17 @@ import pytest
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
-from incident.errors import LedgerError
-from incident.policy import WarroomConfig
-from integrations.ledger.testing import temporary_postgres_database
-from integrations.sandbox.from_config import jira_options, pagerduty_setup
-from integrations.sandbox.server import Sandboxes
-from tasks.runtime import Runtime, use_runtime
 from tests.helpers import CONFIGS
 from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
+from warroom.incident.errors import LedgerError
+from warroom.incident.policy import WarroomConfig
+from warroom.integrations.ledger.testing import temporary_postgres_database
+from warroom.integrations.sandbox.from_config import jira_options, pagerduty_setup
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.runner import deployments
 from warroom.settings import Settings
+from warroom.tasks.runtime import Runtime, use_runtime
 
 
 @pytest.fixture(scope="session")

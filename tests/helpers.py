@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.sandbox.server import Sandboxes
+from warroom.integrations.sandbox.server import Sandboxes
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -6,15 +6,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
-from incident.policy import WarroomConfig
-from integrations.jira.credentials import JiraCredentials
-from integrations.jira.tracker import JiraTracker
-from integrations.ledger import Ledger
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.pagerduty.pager import PagerDutyPager
-from tasks.runtime import Runtime
 from warroom.config import load_config
+from warroom.incident.policy import WarroomConfig
+from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.jira.tracker import JiraTracker
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.pagerduty.pager import PagerDutyPager
 from warroom.settings import Settings
+from warroom.tasks.runtime import Runtime
 
 
 def utc_now() -> datetime:

@@ -16,16 +16,6 @@ from typing import Annotated, NoReturn
 import typer
 import uvicorn
 
-from incident import work
-from incident.errors import ConfigError, WarroomError
-from incident.events import HandoffOffered
-from incident.state import check, fold
-from integrations.ledger import Ledger
-from integrations.sandbox.from_config import jira_options, pagerduty_setup
-from integrations.sandbox.server import Sandboxes
-from tasks.desks import desks
-from tasks.runs import LIFECYCLE, start_run
-from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
 from warroom.demo import run_demo
@@ -36,8 +26,15 @@ from warroom.discovery import (
     running_stack,
     write_stack_file,
 )
+from warroom.incident import work
+from warroom.incident.errors import ConfigError, WarroomError
+from warroom.incident.events import HandoffOffered
+from warroom.incident.state import check, fold
 from warroom.init import init_configs, next_steps
 from warroom.intake import create_intake_app
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.sandbox.from_config import jira_options, pagerduty_setup
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.recovery import carry_on
 from warroom.runner import (
     Background,
@@ -51,6 +48,9 @@ from warroom.runner import (
 from warroom.settings import Settings
 from warroom.signals import unwind_on_termination
 from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, free_port, local_stack, sandbox_host
+from warroom.tasks.desks import desks
+from warroom.tasks.runs import LIFECYCLE, start_run
+from warroom.tasks.runtime import use_runtime
 
 app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.",
                   pretty_exceptions_enable=False)

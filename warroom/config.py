@@ -23,8 +23,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from incident.errors import ConfigError
-from incident.policy import (
+from warroom.incident.errors import ConfigError
+from warroom.incident.policy import (
     POLICY_FILE,
     ROSTER_FILE,
     SERVICES_FILE,

@@ -10,19 +10,19 @@ from typing import Any
 
 import yaml
 
-from flows.lifecycle import incident_lifecycle
-from incident import events as ev
-from incident.criteria import decide, signals_from_alert
-from incident.models import Alert
-from incident.state import IncidentState
-from tasks.document import document
-from tasks.ledger import envelope, load_state, record
-from tasks.runtime import current_runtime, use_runtime
 from warroom.config import load_config
+from warroom.flows.lifecycle import incident_lifecycle
+from warroom.incident import events as ev
+from warroom.incident.criteria import decide, signals_from_alert
+from warroom.incident.models import Alert
+from warroom.incident.state import IncidentState
 from warroom.intake import make_dispatcher
 from warroom.responder import Form, Responder, scripted_answer
 from warroom.settings import Settings
 from warroom.stack import local_stack
+from warroom.tasks.document import document
+from warroom.tasks.ledger import envelope, load_state, record
+from warroom.tasks.runtime import current_runtime, use_runtime
 
 
 def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,

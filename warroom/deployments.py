@@ -9,10 +9,10 @@ from contextlib import contextmanager
 
 from prefect import flow
 
-from flows.lifecycle import incident_lifecycle
-from tasks.runtime import use_runtime
 from warroom.bootstrap import build_runtime
+from warroom.flows.lifecycle import incident_lifecycle
 from warroom.settings import Settings
+from warroom.tasks.runtime import use_runtime
 
 
 @contextmanager

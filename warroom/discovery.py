@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
-from incident.errors import WarroomError
+from warroom.incident.errors import WarroomError
 from warroom.settings import Settings
 from warroom.stack import every_thread, ui_url_for
 

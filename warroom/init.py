@@ -13,7 +13,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
-from incident.errors import WarroomError
+from warroom.incident.errors import WarroomError
 
 CONFIGS = "configs"
 

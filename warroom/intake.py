@@ -23,32 +23,32 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from flows.desks import advance, answered, take_answers, timed_out
-from flows.intake import Outcome, receive_alerts, watch_ended
-from flows.pagerduty_events import receive_pagerduty_event
-from incident import work
-from incident.errors import AlertRejectedError, WarroomError
-from integrations.alerts.auth import (
+from warroom.flows.desks import advance, answered, take_answers, timed_out
+from warroom.flows.intake import Outcome, receive_alerts, watch_ended
+from warroom.flows.pagerduty_events import receive_pagerduty_event
+from warroom.incident import work
+from warroom.incident.errors import AlertRejectedError, WarroomError
+from warroom.intake_api import install_openapi, package_version, route_doc
+from warroom.integrations.alerts.auth import (
     AuthError,
     check_bearer,
     check_grafana_hmac,
     check_pagerduty_signature,
     redact_headers,
 )
-from integrations.alerts.parse import (
+from warroom.integrations.alerts.parse import (
     SOURCES,
     MalformedBody,
     UnsupportedMediaType,
     parse,
     parse_pagerduty_event,
 )
-from integrations.ledger import WorkRow
-from integrations.pagerduty.pager import PagerDutyPager
-from tasks.runs import start_run
-from tasks.runtime import Runtime
-from tasks.work import Dispatcher, describe_failure
-from warroom.intake_api import install_openapi, package_version, route_doc
+from warroom.integrations.ledger import WorkRow
+from warroom.integrations.pagerduty.pager import PagerDutyPager
 from warroom.settings import Settings
+from warroom.tasks.runs import start_run
+from warroom.tasks.runtime import Runtime
+from warroom.tasks.work import Dispatcher, describe_failure
 
 # Alertmanager with max_alerts: 0 sends a whole group in one body: 10,000 alerts are 2.5-6 MB
 MAX_BODY = 32 * 1024 * 1024

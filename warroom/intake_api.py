@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from integrations.alerts.auth import PAGERDUTY_SIGNATURE_HEADER
+from warroom.integrations.alerts.auth import PAGERDUTY_SIGNATURE_HEADER
 from warroom.settings import Settings
 
 

@@ -19,10 +19,10 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.states import Crashed
 
-from incident import work
-from incident.state import fold
-from tasks.desks import TAG
-from tasks.runtime import Runtime
+from warroom.incident import work
+from warroom.incident.state import fold
+from warroom.tasks.desks import TAG
+from warroom.tasks.runtime import Runtime
 
 LEFT_BEHIND = [StateType.RUNNING, StateType.PAUSED, StateType.PENDING, StateType.CANCELLING]
 

@@ -39,6 +39,6 @@ class Settings(BaseSettings):
         return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
 
     def ledger_url(self) -> str:
-        from integrations.ledger import default_url
+        from warroom.integrations.ledger import default_url
 
         return self.database_url or default_url(self.home)

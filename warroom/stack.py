@@ -31,13 +31,13 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from incident.errors import WarroomError
-from incident.policy import WarroomConfig
-from integrations.sandbox.from_config import jira_options, pagerduty_setup
-from integrations.sandbox.server import Sandboxes
-from tasks.runtime import Runtime
 from warroom.bootstrap import build_runtime
+from warroom.incident.errors import WarroomError
+from warroom.incident.policy import WarroomConfig
+from warroom.integrations.sandbox.from_config import jira_options, pagerduty_setup
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.settings import Settings
+from warroom.tasks.runtime import Runtime
 
 LOCALHOST = "127.0.0.1"
 PREFECT_PORT = 4200  # Prefect's own default, for `warroom up`

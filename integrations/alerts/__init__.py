@@ -4,14 +4,14 @@ Both are pure: they take headers and the raw body, and return a verdict or norma
 :class:`incident.models.Alert` values. The intake service (``warroom intake``) does the I/O.
 """
 
-from integrations.alerts.auth import (
+from warroom.integrations.alerts.auth import (
     AuthError,
     check_bearer,
     check_grafana_hmac,
     check_pagerduty_signature,
     redact_headers,
 )
-from integrations.alerts.parse import (
+from warroom.integrations.alerts.parse import (
     SOURCES,
     MalformedBody,
     Parsed,

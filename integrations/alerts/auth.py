@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from incident.errors import WarroomError
+from warroom.incident.errors import WarroomError
 
 __all__ = [
     "REDACTED",

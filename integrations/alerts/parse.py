@@ -95,8 +95,8 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from incident.errors import AlertRejectedError
-from incident.models import Alert, AlertStatus, fingerprint_of_labels
+from warroom.incident.errors import AlertRejectedError
+from warroom.incident.models import Alert, AlertStatus, fingerprint_of_labels
 
 SOURCES = ("alertmanager", "grafana", "pagerduty", "generic")
 

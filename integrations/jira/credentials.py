@@ -16,7 +16,7 @@ from jira import JIRA
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, field_validator
 
-from incident.errors import ConfigError
+from warroom.incident.errors import ConfigError
 
 ENV_URL = "WARROOM_JIRA_URL"
 ENV_EMAIL = "WARROOM_JIRA_EMAIL"

@@ -37,11 +37,11 @@ from typing import Any, TypeVar, cast, get_args
 import requests
 from jira import JIRA, JIRAError
 
-from incident.errors import IntegrationError
-from incident.models import FollowUp, FollowUpKind
-from incident.ports import Ticket
-from integrations.jira.credentials import JiraCredentials
-from integrations.retry import Retryable, RetryPolicy, call_with_retry, parse_retry_after, scrub
+from warroom.incident.errors import IntegrationError
+from warroom.incident.models import FollowUp, FollowUpKind
+from warroom.incident.ports import Ticket
+from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.retry import Retryable, RetryPolicy, call_with_retry, parse_retry_after, scrub
 
 __all__ = [
     "SERVICE",

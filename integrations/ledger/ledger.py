@@ -25,8 +25,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from incident.errors import LedgerConflictError, LedgerError
-from incident.events import (
+from warroom.incident.errors import LedgerConflictError, LedgerError
+from warroom.incident.events import (
     AnyEvent,
     Closed,
     Declared,
@@ -36,10 +36,10 @@ from incident.events import (
     bounded_key,
     event_from_parts,
 )
-from incident.models import Phase
-from incident.work import Work
-from integrations.ledger.batch import GroupCommit
-from integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
+from warroom.incident.models import Phase
+from warroom.incident.work import Work
+from warroom.integrations.ledger.batch import GroupCommit
+from warroom.integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
 
 Clock = Callable[[], datetime]
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from incident.errors import LedgerError
+from warroom.incident.errors import LedgerError
 
 # The local test server trusts local connections; the superuser is postgres (or root on some images).
 ADMIN_URLS = (

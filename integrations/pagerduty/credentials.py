@@ -17,7 +17,7 @@ import pagerduty
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from incident.errors import ConfigError
+from warroom.incident.errors import ConfigError
 
 ENV_API_TOKEN = "WARROOM_PAGERDUTY_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 ENV_ROUTING_KEY = "WARROOM_PAGERDUTY_ROUTING_KEY"

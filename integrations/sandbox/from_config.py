@@ -6,8 +6,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from incident.policy import WarroomConfig
-from integrations.sandbox.pagerduty import PagerDutySetup, SandboxUser
+from warroom.incident.policy import WarroomConfig
+from warroom.integrations.sandbox.pagerduty import PagerDutySetup, SandboxUser
 
 BOT_EMAIL = "warroom-bot@example.com"
 

@@ -60,9 +60,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from integrations.sandbox.jql import JqlError, JqlRecord, parse
-from integrations.sandbox.recorder import Recorder, add_sandbox_admin
-from integrations.sandbox.snapshot import jsonable, parse_time
+from warroom.integrations.sandbox.jql import JqlError, JqlRecord, parse
+from warroom.integrations.sandbox.recorder import Recorder, add_sandbox_admin
+from warroom.integrations.sandbox.snapshot import jsonable, parse_time
 
 __all__ = [
     "DEFAULT_API_TOKEN",

@@ -44,8 +44,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from integrations.sandbox.recorder import Recorder, add_sandbox_admin
-from integrations.sandbox.snapshot import jsonable, parse_time
+from warroom.integrations.sandbox.recorder import Recorder, add_sandbox_admin
+from warroom.integrations.sandbox.snapshot import jsonable, parse_time
 
 OPEN_STATUSES = ("triggered", "acknowledged")
 SEVERITIES = ("critical", "error", "warning", "info")

@@ -37,8 +37,8 @@ import uvicorn
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from integrations.sandbox.recorder import ADMIN_PREFIX
-from integrations.sandbox.tls import SandboxTLS, ensure_ca
+from warroom.integrations.sandbox.recorder import ADMIN_PREFIX
+from warroom.integrations.sandbox.tls import SandboxTLS, ensure_ca
 
 _START_TIMEOUT_S = 15.0
 STATE_DIR = "sandbox"  # under home: pagerduty.json, jira.json
@@ -201,9 +201,9 @@ class SaveAfterChanges:
 
 def _jira_module() -> ModuleType | None:
     try:
-        return importlib.import_module("integrations.sandbox.jira")
+        return importlib.import_module("warroom.integrations.sandbox.jira")
     except ModuleNotFoundError as exc:
-        if exc.name in ("integrations.sandbox.jira",):
+        if exc.name in ("warroom.integrations.sandbox.jira",):
             return None
         raise
 
@@ -230,7 +230,7 @@ class Sandboxes:
         jira_port: int = 0,
         persist: bool = False,
     ) -> None:
-        from integrations.sandbox.pagerduty import default_setup
+        from warroom.integrations.sandbox.pagerduty import default_setup
 
         self.home = Path(home)
         self.pagerduty_setup = pagerduty_setup if pagerduty_setup is not None else default_setup()
@@ -251,7 +251,7 @@ class Sandboxes:
 
     # lifecycle ----------------------------------------------------------------------------------
     def start(self) -> Sandboxes:
-        from integrations.sandbox.pagerduty import create_pagerduty_app
+        from warroom.integrations.sandbox.pagerduty import create_pagerduty_app
 
         self.tls = ensure_ca(self.home)
         setup = self.pagerduty_setup

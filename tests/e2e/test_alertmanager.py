@@ -21,11 +21,11 @@ import httpx
 import pytest
 import yaml
 
-from incident.events import AlertResolved
-from integrations.ledger import Ledger
-from integrations.sandbox.server import Sandboxes
 from tests.warroom.test_intake import TOKEN
 from tests.warroom.test_intake_processes import free_port, start_intake, wait_healthy
+from warroom.incident.events import AlertResolved
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.sandbox.server import Sandboxes
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MISSING = "needs Debian's prometheus-alertmanager: apt-get install prometheus-alertmanager"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from prefect.settings import PREFECT_API_URL
 
-from integrations.jira.tracker import intent_label
-from integrations.sandbox.server import Sandboxes
-from tasks.runtime import Runtime
 from tests.helpers import CONFIGS
+from warroom.integrations.jira.tracker import intent_label
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.responder import Responder
+from warroom.tasks.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDARIES = ["phase:stabilising", "phase:restoring", "phase:preserving_evidence", "phase:reverting",
@@ -35,8 +35,8 @@ def start_lifecycle(incident_id: str, runtime: Runtime, sandboxes: Sandboxes) ->
     code = (
         "from warroom.deployments import from_settings, lifecycle\n"
         "from warroom.intake import make_dispatcher\n"
-        "from tasks.ledger import load_state\n"
-        "from tasks.runtime import current_runtime\n"
+        "from warroom.tasks.ledger import load_state\n"
+        "from warroom.tasks.runtime import current_runtime\n"
         f"lifecycle({incident_id!r}, 'Payments API declines cards', 'payments-api', 'SEV1', "
         "['customers can see it'], 'alice')\n"
         "with from_settings():\n"

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flows.intake import receive_alert
-from incident import events as ev
-from incident.grouping import incident_id_for
-from incident.models import Alert
-from tasks.ledger import envelope, load_state, record
-from tasks.runtime import Runtime
+from warroom.flows.intake import receive_alert
+from warroom.incident import events as ev
+from warroom.incident.grouping import incident_id_for
+from warroom.incident.models import Alert
+from warroom.tasks.ledger import envelope, load_state, record
+from warroom.tasks.runtime import Runtime
 
 SEEN = datetime.now(UTC).replace(microsecond=0)  # the runtime's clock is the real one: a watch needs a recent alert
 

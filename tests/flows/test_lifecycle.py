@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flows.lifecycle import incident_lifecycle
-from incident import events as ev
-from incident.document import artifact_key
-from incident.models import Phase, Role
-from integrations.sandbox.server import Sandboxes
-from tasks.ledger import load_state
-from tasks.runtime import Runtime
 from tests.helpers import requests_seen, wait_for
+from warroom.flows.lifecycle import incident_lifecycle
+from warroom.incident import events as ev
+from warroom.incident.document import artifact_key
+from warroom.incident.models import Phase, Role
 from warroom.intake import make_dispatcher
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.responder import Responder
+from warroom.tasks.ledger import load_state
+from warroom.tasks.runtime import Runtime
 
 
 def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sandboxes) -> None:

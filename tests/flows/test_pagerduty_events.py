@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from incident import events as ev
-from tasks.ledger import load_state
 from tests.helpers import shared_payload
 from tests.warroom import test_intake
 from tests.warroom.test_intake import NOW, PD_SECRETS, Intake, am_alert, am_group
+from warroom.incident import events as ev
+from warroom.tasks.ledger import load_state
 
 intake = test_intake.intake  # the intake service's fixture, served over HTTP with a test clock
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from incident import events as ev
-from incident.events import Recorded
-from incident.policy import Policy
+from warroom.incident import events as ev
+from warroom.incident.events import Recorded
+from warroom.incident.policy import Policy
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 

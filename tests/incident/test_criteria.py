@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from incident.criteria import Signals, decide, signals_from_alert
-from incident.models import Alert
 from tests.incident.helpers import T0, policy
+from warroom.incident.criteria import Signals, decide, signals_from_alert
+from warroom.incident.models import Alert
 
 P = policy()
 

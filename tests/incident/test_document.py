@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from incident import events as ev
-from incident.document import artifact_key, render
-from incident.models import Phase, Role
-from incident.state import fold
 from tests.incident.helpers import Stream, declared, policy
+from warroom.incident import events as ev
+from warroom.incident.document import artifact_key, render
+from warroom.incident.models import Phase, Role
+from warroom.incident.state import fold
 
 
 def test_document_sections_roles_and_timeline_order() -> None:

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incident import events as ev
-from incident.grouping import incident_id_for, route
-from incident.models import Alert, AlertStatus, Phase
-from incident.state import IncidentState, fold
 from tests.incident.helpers import T0, Stream, declared, policy
+from warroom.incident import events as ev
+from warroom.incident.grouping import incident_id_for, route
+from warroom.incident.models import Alert, AlertStatus, Phase
+from warroom.incident.state import IncidentState, fold
 
 P = policy()
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from incident import events as ev
-from incident.models import Phase
-from incident.state import ALLOWED, fold
 from tests.incident.helpers import T0, Stream
+from warroom.incident import events as ev
+from warroom.incident.models import Phase
+from warroom.incident.state import ALLOWED, fold
 
 
 def pager(stream: Stream, event_type: str, at_minutes: int, **fields: Any) -> ev.Recorded:

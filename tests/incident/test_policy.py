@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from incident.errors import ConfigError
-from incident.models import Role
-from incident.policy import (
+from warroom.incident.errors import ConfigError
+from warroom.incident.models import Role
+from warroom.incident.policy import (
     ApprovalTimeouts,
     ConfigParts,
     DeclarationPolicy,

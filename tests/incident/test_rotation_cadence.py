@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from incident import events as ev
-from incident.cadence import due
-from incident.models import Role
-from incident.policy import Roster
-from incident.rotation import Holding, suggest_roles
-from incident.state import fold
 from tests.incident.helpers import T0, Stream, declared, policy
+from warroom.incident import events as ev
+from warroom.incident.cadence import due
+from warroom.incident.models import Role
+from warroom.incident.policy import Roster
+from warroom.incident.rotation import Holding, suggest_roles
+from warroom.incident.state import fold
 
 IC, OPS, COMMS, PLAN = (Role.INCIDENT_COMMANDER, Role.OPERATIONS_LEAD, Role.COMMUNICATIONS_LEAD,
                         Role.PLANNING_LEAD)

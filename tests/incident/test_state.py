@@ -9,11 +9,11 @@ from hypothesis import event as event_note
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incident import events as ev
-from incident.errors import IllegalTransitionError, NotAuthorisedError
-from incident.models import Evidence, FollowUp, Phase, Role
-from incident.state import ALLOWED, NEXT_PHASE, IncidentState, apply, check, fold
 from tests.incident.helpers import Stream, declared
+from warroom.incident import events as ev
+from warroom.incident.errors import IllegalTransitionError, NotAuthorisedError
+from warroom.incident.models import Evidence, FollowUp, Phase, Role
+from warroom.incident.state import ALLOWED, NEXT_PHASE, IncidentState, apply, check, fold
 
 SHA = "a" * 64
 

@@ -21,23 +21,23 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from integrations.jira.credentials import JiraCredentials
-from integrations.jira.tracker import JiraTracker
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.retry import RateLimiter, RetryPolicy
-from integrations.sandbox.jira import DEFAULT_EMAIL as JIRA_DEFAULT_EMAIL
-from integrations.sandbox.jira import JiraState, create_jira_app
-from integrations.sandbox.jira import sandbox_env as jira_sandbox_env
-from integrations.sandbox.pagerduty import (
+from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.jira.tracker import JiraTracker
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.retry import RateLimiter, RetryPolicy
+from warroom.integrations.sandbox.jira import DEFAULT_EMAIL as JIRA_DEFAULT_EMAIL
+from warroom.integrations.sandbox.jira import JiraState, create_jira_app
+from warroom.integrations.sandbox.jira import sandbox_env as jira_sandbox_env
+from warroom.integrations.sandbox.pagerduty import (
     PagerDutySandboxState,
     PagerDutySetup,
     create_pagerduty_app,
     default_setup,
 )
-from integrations.sandbox.recorder import Fault, RecordedRequest, Recorder
-from integrations.sandbox.server import RunningServer, serve_in_thread
-from integrations.sandbox.tls import SandboxTLS, ensure_ca
+from warroom.integrations.sandbox.recorder import Fault, RecordedRequest, Recorder
+from warroom.integrations.sandbox.server import RunningServer, serve_in_thread
+from warroom.integrations.sandbox.tls import SandboxTLS, ensure_ca
 
 
 class FakeClock:

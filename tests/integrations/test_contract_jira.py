@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from incident.errors import IntegrationError
-from integrations.jira.tracker import JiraTracker
-from integrations.sandbox.recorder import RecordedRequest
 from tests.contract import ContractViolation, load_spec, match_path, validate_exchange
 from tests.integrations.conftest import JiraSandbox
+from warroom.incident.errors import IntegrationError
+from warroom.integrations.jira.tracker import JiraTracker
+from warroom.integrations.sandbox.recorder import RecordedRequest
 
 V2 = "jira-platform-v2-openapi.json"
 V3 = "jira-platform-openapi.json"

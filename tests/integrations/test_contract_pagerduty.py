@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.sandbox.recorder import RecordedRequest
 from tests.contract import ContractViolation, load_spec, match_path, patch_spec, validate_exchange
 from tests.integrations.conftest import PagerDutySandbox
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.sandbox.recorder import RecordedRequest
 
 REST_SPEC = "pagerduty-rest-openapiv3.json"
 EVENTS_SPEC = "pagerduty-events-v2-openapi.json"

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from incident.errors import IntegrationError
-from integrations.retry import RateLimiter, Retryable, RetryPolicy, call_with_retry, parse_retry_after
 from tests.integrations.conftest import FakeClock
+from warroom.incident.errors import IntegrationError
+from warroom.integrations.retry import RateLimiter, Retryable, RetryPolicy, call_with_retry, parse_retry_after
 
 
 class VendorError(Exception):

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from incident.errors import ConfigError
-from incident.models import Role
 from warroom.cli import app
 from warroom.config import load_config
+from warroom.incident.errors import ConfigError
+from warroom.incident.models import Role
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 runner = CliRunner()

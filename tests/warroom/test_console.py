@@ -25,12 +25,12 @@ import pytest
 from prefect import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from integrations.sandbox.from_config import pagerduty_setup
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN
 from warroom.cli import main, new_incident_id
 from warroom.config import load_config
 from warroom.discovery import NO_STACK
+from warroom.integrations.sandbox.from_config import pagerduty_setup
 from warroom.runner import descendants
 
 WARROOM = Path(sys.executable).with_name("warroom")  # the installed entry point, beside this Python

@@ -19,26 +19,26 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-from flows.desks import arm, offers
-from flows.intake import receive_alert
-from incident import work
-from incident.events import AlertAttached, Declared, Escalated, PhaseChanged
-from incident.models import Phase
-from integrations.alerts.parse import parse
-from integrations.ledger import Ledger, WorkRow
-from integrations.ledger.testing import reset_postgres_database
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.retry import RetryPolicy
-from integrations.sandbox.recorder import Fault
-from integrations.sandbox.server import Sandboxes
-from tasks.ledger import envelope, load_state, record
-from tasks.runtime import Runtime, use_runtime
-from tasks.work import LEASE, Dispatcher
 from tests.helpers import Clock
 from tests.warroom.test_intake import TOKEN, am_alert, am_group, settings
+from warroom.flows.desks import arm, offers
+from warroom.flows.intake import receive_alert
+from warroom.incident import work
+from warroom.incident.events import AlertAttached, Declared, Escalated, PhaseChanged
+from warroom.incident.models import Phase
 from warroom.intake import create_intake_app, make_dispatcher
+from warroom.integrations.alerts.parse import parse
+from warroom.integrations.ledger import Ledger, WorkRow
+from warroom.integrations.ledger.testing import reset_postgres_database
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.retry import RetryPolicy
+from warroom.integrations.sandbox.recorder import Fault
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.runner import Background
+from warroom.tasks.ledger import envelope, load_state, record
+from warroom.tasks.runtime import Runtime, use_runtime
+from warroom.tasks.work import LEASE, Dispatcher
 
 ENQUEUE = "/v2/enqueue"
 

@@ -17,15 +17,15 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
 
-from incident.models import Phase
-from integrations.sandbox.server import Sandboxes
-from tasks.ledger import load_state
-from tasks.runtime import Runtime
-from tasks.work import Dispatcher
 from tests.helpers import CONFIGS, Clock
+from warroom.incident.models import Phase
 from warroom.intake import create_intake_app, make_dispatcher
+from warroom.integrations.sandbox.server import Sandboxes
 from warroom.runner import Background
 from warroom.settings import Settings
+from warroom.tasks.ledger import load_state
+from warroom.tasks.runtime import Runtime
+from warroom.tasks.work import Dispatcher
 
 TOKEN = "intake-token-for-tests"
 GRAFANA_SECRET = "grafana-secret-for-tests"

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tasks.runtime import Runtime
 from tests.helpers import Clock
 from tests.warroom.test_intake import TOKEN, settings
 from warroom.intake import create_intake_app
 from warroom.runner import Background
+from warroom.tasks.runtime import Runtime
 
 BODY = json.dumps({"summary": "checkout error rate above 5%", "service": "checkout"}).encode()
 

@@ -16,14 +16,14 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
 from prefect.settings import PREFECT_API_URL
 
-from integrations.ledger import Ledger
-from integrations.sandbox.recorder import Fault
-from integrations.sandbox.server import Sandboxes
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
 from tests.warroom.test_intake_processes import free_port, wait_healthy
 from tests.warroom.test_up import until
 from warroom.bootstrap import utc_now
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.sandbox.recorder import Fault
+from warroom.integrations.sandbox.server import Sandboxes
 
 
 def start(port: int, ledger: str, home: Path, sandboxes: Sandboxes, prefect_api: str) -> subprocess.Popen[bytes]:

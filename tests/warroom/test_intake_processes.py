@@ -15,11 +15,11 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL
 
-from integrations.ledger import Ledger
-from integrations.ledger.testing import reset_postgres_database
-from integrations.sandbox.server import Sandboxes
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.ledger.testing import reset_postgres_database
+from warroom.integrations.sandbox.server import Sandboxes
 
 pytestmark = pytest.mark.postgres
 

@@ -24,12 +24,12 @@ from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 
-from integrations.alerts.parse import SOURCES
-from tasks.runtime import Runtime
-from tasks.work import Dispatcher
 from tests.helpers import CONFIGS, Clock
 from warroom.intake import create_intake_app, make_dispatcher
+from warroom.integrations.alerts.parse import SOURCES
 from warroom.settings import Settings
+from warroom.tasks.runtime import Runtime
+from warroom.tasks.work import Dispatcher
 
 TOKEN = "openapi-token-for-tests"
 GRAFANA_SECRET = "openapi-grafana-secret"

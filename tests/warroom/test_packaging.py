@@ -4,6 +4,7 @@ from an empty folder: `warroom --help`, the starter configs, `warroom config che
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from incident.errors import WarroomError
 from warroom.config import load_config
+from warroom.incident.errors import WarroomError
 from warroom.init import StarterExistsError, init_configs, next_steps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,6 +71,29 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 def test_the_installed_warroom_comes_from_the_venv_not_the_checkout(installed: Installed) -> None:
     where = installed.python("import warroom.init, warroom.cli; print(warroom.init.__file__)").stdout.strip()
     assert Path(where).is_relative_to(installed.venv), where
+
+
+@pytest.mark.timeout(180)
+def test_everything_installed_lives_under_the_one_namespace(installed: Installed) -> None:
+    found = installed.python(
+        "import json, sysconfig, pathlib; site = pathlib.Path(sysconfig.get_paths()['purelib']); "
+        "print(json.dumps(sorted(p.name for p in site.iterdir())))").stdout
+    top_level = set(json.loads(found))
+    assert not top_level & {"incident", "integrations", "tasks", "flows"}, sorted(top_level)
+    assert "warroom" in top_level
+    layout = installed.python(
+        "import warroom, pathlib; root = pathlib.Path(warroom.__file__).parent; "
+        "print(sorted(str(p.relative_to(root)) for p in root.rglob('*.py') if 'starter' not in p.parts))").stdout
+    for module in ("incident/state.py", "integrations/ledger/ledger.py", "integrations/ledger/migrations/env.py",
+                   "integrations/ledger/migrations/versions/0001_initial.py", "tasks/desks.py", "flows/desks.py",
+                   "cli.py"):
+        assert f"'{module}'" in layout, module
+    # not links into the checkout: real files, and the wheel's own
+    where = installed.python("import warroom.incident.state as s; print(s.__file__)").stdout.strip()
+    assert Path(where).is_relative_to(installed.venv) and not Path(where).is_symlink(), where
+    wheel_names = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(installed.wheel)],
+                                 capture_output=True, text=True, check=True).stdout
+    assert "warroom/incident/state.py" in wheel_names and "\nincident/" not in wheel_names
 
 
 @pytest.mark.timeout(180)

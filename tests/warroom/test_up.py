@@ -19,11 +19,11 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, Fl
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from integrations.ledger import Ledger, WorkRow
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
 from tests.warroom.test_intake_processes import free_port
 from warroom.bootstrap import utc_now
+from warroom.integrations.ledger import Ledger, WorkRow
 from warroom.runner import descendants, flow_run_processes
 
 STOP_WITHIN_S = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from integrations.ledger.schema import metadata
+from warroom.integrations.ledger.schema import metadata
 
 config = context.config
 

@@ -16,15 +16,15 @@ from functools import partial
 
 import pytest
 
-from incident.errors import WarroomError
-from integrations.alerts.auth import (
+from tests.helpers import shared_payload
+from warroom.incident.errors import WarroomError
+from warroom.integrations.alerts.auth import (
     AuthError,
     check_bearer,
     check_grafana_hmac,
     check_pagerduty_signature,
     redact_headers,
 )
-from tests.helpers import shared_payload
 
 
 def refused(call: Callable[[], None], *secrets_and_received: str) -> AuthError:

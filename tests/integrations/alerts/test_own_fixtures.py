@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from incident.errors import AlertRejectedError
-from incident.models import fingerprint_of_labels
-from integrations.alerts.auth import AuthError, check_grafana_hmac, check_pagerduty_signature
-from integrations.alerts.parse import (
+from warroom.incident.errors import AlertRejectedError
+from warroom.incident.models import fingerprint_of_labels
+from warroom.integrations.alerts.auth import AuthError, check_grafana_hmac, check_pagerduty_signature
+from warroom.integrations.alerts.parse import (
     MalformedBody,
     PagerDutyEvent,
     Parsed,

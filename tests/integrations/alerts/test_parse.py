@@ -16,9 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incident.errors import AlertRejectedError
-from incident.models import fingerprint_of_labels
-from integrations.alerts.parse import (
+from tests.helpers import shared_payload
+from warroom.incident.errors import AlertRejectedError
+from warroom.incident.models import fingerprint_of_labels
+from warroom.integrations.alerts.parse import (
     SOURCES,
     MalformedBody,
     PagerDutyEvent,
@@ -28,7 +29,6 @@ from integrations.alerts.parse import (
     parse,
     parse_pagerduty_event,
 )
-from tests.helpers import shared_payload
 
 JSON = "application/json"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from incident.errors import ConfigError
-from integrations.jira.credentials import JiraCredentials
+from warroom.incident.errors import ConfigError
+from warroom.integrations.jira.credentials import JiraCredentials
 
 TOKEN = "atl-token-0d5e3c"
 ENV = {

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.jira.credentials import JiraCredentials
-from integrations.jira.tracker import JiraTracker
-from integrations.sandbox.recorder import Fault
-from integrations.sandbox.server import Sandboxes
 from tests.integrations.conftest import JiraSandbox
+from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.jira.tracker import JiraTracker
+from warroom.integrations.sandbox.recorder import Fault
+from warroom.integrations.sandbox.server import Sandboxes
 
 API = "/rest/api/2"
 

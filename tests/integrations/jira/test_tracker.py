@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from incident.errors import IntegrationError
-from incident.ports import Tracker
-from integrations.jira.tracker import (
+from tests.integrations.conftest import FakeClock, JiraSandbox, fake_clock_policy
+from warroom.incident.errors import IntegrationError
+from warroom.incident.ports import Tracker
+from warroom.integrations.jira.tracker import (
     FOLLOWUP_LABEL,
     TICKET_LABEL,
     JiraTracker,
@@ -17,9 +18,8 @@ from integrations.jira.tracker import (
     intent_label,
     kind_label,
 )
-from integrations.retry import RetryPolicy
-from integrations.sandbox.recorder import Fault
-from tests.integrations.conftest import FakeClock, JiraSandbox, fake_clock_policy
+from warroom.integrations.retry import RetryPolicy
+from warroom.integrations.sandbox.recorder import Fault
 
 INCIDENT = "INC-2025-0042"
 CREATE = "/rest/api/2/issue"

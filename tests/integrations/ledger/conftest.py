@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.ledger import Ledger, default_url
-from integrations.ledger.testing import reset_postgres_database
+from warroom.integrations.ledger import Ledger, default_url
+from warroom.integrations.ledger.testing import reset_postgres_database
 
 from .helpers import FakeClock
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from incident.events import Declared, StatusUpdatePosted
+from warroom.incident.events import Declared, StatusUpdatePosted
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 

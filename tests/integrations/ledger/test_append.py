@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from incident.errors import LedgerConflictError, LedgerError
-from incident.events import (
+from warroom.incident.errors import LedgerConflictError, LedgerError
+from warroom.incident.events import (
     AlertAttached,
     Event,
     EvidencePreserved,
@@ -22,8 +22,8 @@ from incident.events import (
     Recorded,
     RoleAssigned,
 )
-from incident.models import Alert, Evidence, Role
-from integrations.ledger import Ledger
+from warroom.incident.models import Alert, Evidence, Role
+from warroom.integrations.ledger import Ledger
 
 from .helpers import T0, FakeClock, declared, update
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from incident import work
-from incident.errors import LedgerConflictError, LedgerError
-from integrations.ledger import Ledger
+from warroom.incident import work
+from warroom.incident.errors import LedgerConflictError, LedgerError
+from warroom.integrations.ledger import Ledger
 
 from .helpers import T0, declared, update
 

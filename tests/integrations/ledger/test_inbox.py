@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from incident.errors import LedgerError
-from integrations.ledger import Ledger
+from warroom.incident.errors import LedgerError
+from warroom.integrations.ledger import Ledger
 
 from .helpers import FakeClock
 

@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect
 
-from integrations.ledger import Ledger
-from integrations.ledger.ledger import alembic_config
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.ledger.ledger import alembic_config
 
 from .helpers import FakeClock, declared
 

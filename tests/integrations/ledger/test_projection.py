@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from incident.errors import LedgerError
-from incident.events import AlertAttached, Closed, PhaseChanged
-from incident.models import Alert, Phase
-from integrations.ledger import IncidentRow, Ledger
+from warroom.incident.errors import LedgerError
+from warroom.incident.events import AlertAttached, Closed, PhaseChanged
+from warroom.incident.models import Alert, Phase
+from warroom.integrations.ledger import IncidentRow, Ledger
 
 from .helpers import T0, declared, update
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from incident.errors import ConfigError
-from integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.incident.errors import ConfigError
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
 
 ENV = {
     "WARROOM_PAGERDUTY_API_TOKEN": "tok-SECRET-1234",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from incident.errors import IntegrationError
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.retry import RetryPolicy
-from integrations.sandbox.recorder import Fault
 from tests.integrations.conftest import FakeClock, PagerDutySandbox, fake_clock_policy
+from warroom.incident.errors import IntegrationError
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.retry import RetryPolicy
+from warroom.integrations.sandbox.recorder import Fault
 
 KEY = "inc-faults"
 

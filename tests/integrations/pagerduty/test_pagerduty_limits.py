@@ -10,10 +10,10 @@ from __future__ import annotations
 import pagerduty
 import pytest
 
-from incident.errors import IntegrationError
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.sandbox.recorder import Fault
 from tests.integrations.conftest import PagerDutySandbox
+from warroom.incident.errors import IntegrationError
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.sandbox.recorder import Fault
 
 KEY = "inc-limits"
 DETAILS = {"incident": KEY, "service": "checkout", "severity": "SEV1"}

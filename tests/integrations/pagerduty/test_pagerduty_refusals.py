@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from incident.errors import IntegrationError
-from integrations.pagerduty.pager import PagerDutyPager
 from tests.integrations.conftest import FakeClock, PagerDutySandbox, fake_clock_policy
+from warroom.incident.errors import IntegrationError
+from warroom.integrations.pagerduty.pager import PagerDutyPager
 
 KEY = "inc-refusals"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from incident.errors import IntegrationError
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.sandbox.recorder import RecordedRequest
 from tests.contract import load_spec, match_path, validate_exchange
 from tests.integrations.conftest import PagerDutySandbox
+from warroom.incident.errors import IntegrationError
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.sandbox.recorder import RecordedRequest
 
 KEY = "inc-2026-0042"
 SEARCH_TEAM = "PESC002"  # the search service's policy in configs/services.yaml: Katherine, then Radia

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from integrations.jira.tracker import jql_string
-from integrations.sandbox.jql import Clause, JqlError, JqlRecord, parse, search
+from warroom.integrations.jira.tracker import jql_string
+from warroom.integrations.sandbox.jql import Clause, JqlError, JqlRecord, parse, search
 
 
 def _at(day: int, hour: int = 12, minute: int = 0) -> datetime:

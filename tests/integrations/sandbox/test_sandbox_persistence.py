@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from integrations.jira.credentials import JiraCredentials
-from integrations.jira.tracker import JiraTracker
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.sandbox.server import Sandboxes
+from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.jira.tracker import JiraTracker
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.sandbox.server import Sandboxes
 
 KEY = "inc-2026-0007"
 JIRA_OPTIONS = {"projects": ["PAY", "OPS"]}

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from integrations.sandbox.recorder import Fault, Recorder, add_sandbox_admin, redact_body
-from integrations.sandbox.server import RunningServer, serve_in_thread
-from integrations.sandbox.tls import SandboxTLS
+from warroom.integrations.sandbox.recorder import Fault, Recorder, add_sandbox_admin, redact_body
+from warroom.integrations.sandbox.server import RunningServer, serve_in_thread
+from warroom.integrations.sandbox.tls import SandboxTLS
 
 
 @pytest.fixture

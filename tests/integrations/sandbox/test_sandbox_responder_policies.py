@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from integrations.sandbox.pagerduty import PagerDutySandboxState, _Render, default_setup
 from tests.integrations.conftest import PagerDutySandbox
 from tests.integrations.sandbox.test_sandbox_pagerduty import trigger
+from warroom.integrations.sandbox.pagerduty import PagerDutySandboxState, _Render, default_setup
 
 
 def ask(http: httpx.Client, sandbox: PagerDutySandbox, incident_id: str, *targets: dict[str, Any]) -> httpx.Response:

@@ -12,10 +12,10 @@ import pytest
 from cryptography import x509
 from fastapi import FastAPI
 
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.sandbox.server import Sandboxes, serve_in_thread
-from integrations.sandbox.tls import SandboxTLS, ensure_ca
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.sandbox.server import Sandboxes, serve_in_thread
+from warroom.integrations.sandbox.tls import SandboxTLS, ensure_ca
 
 
 def test_ensure_ca_creates_once_and_reuses(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_sandboxes_point_warroom_at_themselves(tmp_path: Path) -> None:
 
 
 def test_sandboxes_start_jira_too_when_it_is_there(tmp_path: Path) -> None:
-    pytest.importorskip("integrations.sandbox.jira")
+    pytest.importorskip("warroom.integrations.sandbox.jira")
     with Sandboxes(tmp_path) as boxes:
         assert boxes.jira_url is not None
         assert boxes.jira_url != boxes.pagerduty_url
