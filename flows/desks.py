@@ -20,7 +20,7 @@ form.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from prefect import flow
 from prefect.input import RunInput
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from flows.declare import role_history
-from flows.forms import (
+from warroom.flows.declare import role_history
+from warroom.flows.forms import (
     NAME_SUBLEAD,
     NO_CHANGE,
     NO_ONE,
@@ -41,29 +41,30 @@ from flows.forms import (
     apply_action,
     command_form,
     handoff_accept_form,
+    named,
     operations_form,
     planning_form,
     prefilled,
     roles_form,
     status_update_form,
 )
-from incident import events as ev
-from incident import work
-from incident.cadence import due
-from incident.document import artifact_key
-from incident.errors import IllegalTransitionError, WarroomError
-from incident.models import Phase, Role
-from incident.rotation import suggest_roles
-from incident.state import IncidentState, check
-from tasks import desks as desk_runs
-from tasks.desks import Answer
-from tasks.document import publish_document, reminders
-from tasks.evidence import changed_evidence, snapshot_evidence
-from tasks.handoff import hand_over_command
-from tasks.ledger import done, envelope, load_state, record_event
-from tasks.paging import engage_team, post_status_update, request_responders, resolve_page
-from tasks.runtime import current_runtime
-from tasks.tracking import file_followup, link_ticket, transition_ticket
+from warroom.incident import events as ev
+from warroom.incident import work
+from warroom.incident.cadence import due
+from warroom.incident.document import artifact_key
+from warroom.incident.errors import IllegalTransitionError, WarroomError
+from warroom.incident.models import Phase, Role
+from warroom.incident.rotation import suggest_roles
+from warroom.incident.state import IncidentState, check
+from warroom.tasks import desks as desk_runs
+from warroom.tasks.desks import Answer
+from warroom.tasks.document import publish_document, reminders
+from warroom.tasks.evidence import changed_evidence, snapshot_evidence
+from warroom.tasks.handoff import hand_over_command
+from warroom.tasks.ledger import done, envelope, load_state, record_event
+from warroom.tasks.paging import engage_team, post_status_update, request_responders, resolve_page
+from warroom.tasks.runtime import current_runtime
+from warroom.tasks.tracking import file_followup, link_ticket, transition_ticket
 
 INCOMING = "incoming_commander"
 DONE = "Done"
@@ -691,6 +692,7 @@ def answered(run_id: str, pause_key: str) -> str:
     answer = desk_runs.answer_of(UUID(run_id))
     if answer is None or answer.desk.pause_key != pause_key:
         return "handled already"
+    answer = replace(answer, values=named(answer.values))
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         return handle.with_options(flow_run_name=f"{answer.desk.name} answered")(answer)
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
+from pydantic.fields import FieldInfo
 
-from incident.models import Role
+from warroom.incident.models import Role
 
 NO_ONE = "(the incident commander)"
 NOBODY = "(nobody)"
@@ -24,12 +25,36 @@ def _choice(name: str, values: list[str]) -> Any:
     return Enum(name, {v: v for v in values}, type=str)
 
 
+# A field the answer cannot do without has a one-word title that is also its key in the form: the
+# Prefect server names a missing field by its key ("'Approver' is a required property"), and the UI shows
+# that message under the field, so the message says the field's title. Inside warroom, the answer's
+# values are read by field name (`named`); the scripted responder and the tests answer by name (`keyed`).
+KEYS = {"your_handle": "You", "approved_by": "Approver", "action": "Decision", "incident_commander": "Commander",
+        "message": "Update"}
+NAMES = {key: name for name, key in KEYS.items()}
+
+
+def named(values: dict[str, Any]) -> dict[str, Any]:
+    """An answer's values by warroom's field names."""
+    return {NAMES.get(k, k): v for k, v in values.items()}
+
+
+def keyed(values: dict[str, Any]) -> dict[str, Any]:
+    """Values by field name, as the form's keys (to answer a form as the UI does)."""
+    return {KEYS.get(k, k): v for k, v in values.items()}
+
+
 def _form(name: str, fields: dict[str, Any]) -> type[RunInput]:
+    for field_name, key in KEYS.items():
+        if field_name in fields:
+            kind, info = fields[field_name]
+            fields[field_name] = (kind, FieldInfo.merge_field_infos(
+                info, alias=key, validation_alias=key, serialization_alias=key, title=key))
     return create_model(name, __base__=RunInput, **fields)
 
 
-def _person(handles: list[str], title: str) -> tuple[Any, Any]:
-    return _choice("Person", handles), Field(title=title)
+def _person(handles: list[str], who: str) -> tuple[Any, Any]:
+    return _choice("Person", handles), Field(description=f"{who}. Prefect has no logins: pick your own handle")
 
 
 def _someone(name: str, handles: list[str], title: str, description: str) -> tuple[Any, Any]:
@@ -53,8 +78,7 @@ def roles_form(handles: list[str], eligible: dict[Role, list[str]]) -> type[RunI
         {
             "your_handle": _person(handles, "You, the incident commander now (the on-call paged)"),
             "incident_commander": (_choice("IncidentCommander", eligible[Role.INCIDENT_COMMANDER]),
-                                   Field(title="Incident commander",
-                                         description="Keep command, or name who takes it (they accept on their desk)")),
+                                   Field(description="Keep command, or name who takes it (they accept on their desk)")),
             "operations_lead": lead(Role.OPERATIONS_LEAD, "The only one who approves changes"),
             "communications_lead": lead(Role.COMMUNICATIONS_LEAD, "Posts the status updates"),
             "planning_lead": lead(Role.PLANNING_LEAD, "Bugs filed, handoffs, the divergence list"),
@@ -66,7 +90,7 @@ def command_form(handles: list[str], actions: list[str], severities: list[str], 
                  criteria: list[str]) -> type[RunInput]:
     """The incident commander's desk: one decision per answer; ``criteria`` are ticked to restore."""
     fields: dict[str, Any] = {
-        "action": (_choice("CommandAction", actions), Field(title="What you decide")),
+        "action": (_choice("CommandAction", actions), Field(description="What you decide")),
         "note": _text("Note", "Why (a checkpoint, a new severity), the reason, the briefing or the summary"),
         "offer_to": _someone("OfferTo", handles, "Offer command to", "Only to offer command"),
         "severity": (_choice("Severity", severities), Field(severities[0], title="Severity",
@@ -96,7 +120,7 @@ def operations_form(handles: list[str], mitigations: list[tuple[str, str]]) -> t
     return _form(
         "OperationsForm",
         {
-            "action": (_choice("OperationsAction", actions), Field(title="What you do")),
+            "action": (_choice("OperationsAction", actions), Field(description="What you do")),
             "other_what": _text("The change", "Only for another change: what you change"),
             "other_revert": _text("Its revert", "Only for another change: how to undo it"),
             "area": _text("Area", "Only for a sub-lead: the part of the work (e.g. database, network)"),
@@ -110,7 +134,7 @@ def planning_form(handles: list[str], actions: list[str]) -> type[RunInput]:
     return _form(
         "PlanningForm",
         {
-            "action": (_choice("PlanningAction", actions), Field(title="What you do")),
+            "action": (_choice("PlanningAction", actions), Field(description="What you do")),
             "note": _text("Note", "The bug's summary; or the change someone reported; or why it stays open"),
             "revert": _text("Its revert", "Only for a reported change: how to undo it"),
             "who": _someone("Who", handles, "Who", "Who reported the change, or who commands next"),
@@ -123,7 +147,7 @@ def status_update_form(handles: list[str]) -> type[RunInput]:
     return _form(
         "StatusUpdateForm",
         {
-            "message": (str, Field(min_length=1, title="Status update",
+            "message": (str, Field(min_length=1,
                                    description="What responders and stakeholders should know")),
             "your_handle": _person(handles, "You, the communications lead"),
         },
@@ -152,5 +176,5 @@ def prefilled(form: type[RunInput], description: str, **values: Any) -> type[Run
     model = create_model(form.__name__, __base__=form, **fields)
     model._description = description
     model._required = tuple(getattr(form, "_required", ())) or tuple(  # type: ignore[attr-defined]
-        name for name, info in form.model_fields.items() if info.is_required())
+        info.alias or name for name, info in form.model_fields.items() if info.is_required())
     return model

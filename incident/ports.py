@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
-from incident.models import FollowUp, FollowUpKind, Frozen
+from warroom.incident.models import FollowUp, FollowUpKind, Frozen
 
 PageSeverity = Literal["critical", "error", "warning", "info"]
 
@@ -59,7 +59,9 @@ class Pager(Protocol):
         policy id (another team engaged); one request for all of them, none when both are empty."""
         ...
 
-    def post_status_update(self, dedup_key: str, message: str) -> None: ...
+    def post_status_update(self, dedup_key: str, message: str, author_email: str | None = None) -> None:
+        """Post on the incident as ``author_email``'s PagerDuty user (else as warroom's own)."""
+        ...
 
     def add_note(self, dedup_key: str, content: str) -> None: ...
 

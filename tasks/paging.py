@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 from prefect import task
 
-from incident import events as ev
-from incident.events import Recorded
-from incident.models import Role
-from tasks.ledger import envelope, load_state, once
-from tasks.runtime import current_runtime
+from warroom.incident import events as ev
+from warroom.incident.errors import IntegrationError
+from warroom.incident.events import Recorded
+from warroom.incident.models import Role
+from warroom.tasks.ledger import envelope, load_state, once
+from warroom.tasks.runtime import current_runtime
 
 ACTOR = "warroom"
 log = logging.getLogger("warroom.paging")
@@ -78,8 +79,19 @@ def post_status_update(incident_id: str, key: str, message: str, author: str | N
     state = load_state(incident_id)
     actor = author or state.holder(Role.COMMUNICATIONS_LEAD) or ACTOR
 
+    person = rt.config.roster.people.get(author) if author else None
+
     def post() -> None:
-        rt.pager.post_status_update(incident_id, f"{message} ({actor})" if author else message)
+        if person is None:  # warroom's own update, or a writer the roster does not know
+            rt.pager.post_status_update(incident_id, f"{message} ({actor})" if author else message)
+        else:
+            try:  # in PagerDuty, the update is the writer's
+                rt.pager.post_status_update(incident_id, message, author_email=person.email)
+            except IntegrationError as refused:
+                if refused.status != 400:
+                    raise
+                # their e-mail is no PagerDuty user (a 400 for the From header): posted as warroom, signed
+                rt.pager.post_status_update(incident_id, f"{message} ({actor})")
         if state.ticket:
             rt.tracker.comment(state.ticket[0], f"Status update from {actor}: {message}")
 

@@ -20,9 +20,10 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
 
-from incident.models import Phase, Role
-from incident.state import IncidentState
-from tasks.ledger import load_state
+from warroom.flows.forms import KEYS, keyed
+from warroom.incident.models import Phase, Role
+from warroom.incident.state import IncidentState
+from warroom.tasks.ledger import load_state
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,10 @@ class Form:
     run_name: str = ""  # the desk: "INC-… · operations lead · bob"
 
     def default(self, field_name: str) -> Any:
-        return self.schema["properties"][field_name].get("default")
+        return self.schema["properties"][KEYS.get(field_name, field_name)].get("default")
 
     def choices(self, field_name: str) -> list[str]:
-        prop = self.schema["properties"][field_name]
+        prop = self.schema["properties"][KEYS.get(field_name, field_name)]
         ref = prop.get("$ref", "").rsplit("/", 1)[-1]
         return list(self.schema.get("$defs", {}).get(ref, prop).get("enum", []))
 
@@ -149,7 +150,7 @@ class Responder:
                         continue
                     self.say(f"responder: {form.name} of {form.incident_id} -> {answer}")
                     try:
-                        resume_flow_run(form.flow_run_id, run_input=answer)
+                        resume_flow_run(form.flow_run_id, run_input=keyed(answer))
                     except Exception as refused:  # the server refused the answer: the run stays paused
                         self.refused.append((form, answer, str(refused)))
                         self.say(f"responder: refused: {refused}")

@@ -39,11 +39,11 @@ from typing import Any, NoReturn, TypeVar
 import httpx2
 import pagerduty
 
-from incident.errors import IntegrationError
-from incident.events import bounded_key
-from incident.ports import LogEntry, OnCall, PageReceipt, PageSeverity
-from integrations.pagerduty.credentials import PagerDutyCredentials
-from integrations.retry import (
+from warroom.incident.errors import IntegrationError
+from warroom.incident.events import bounded_key
+from warroom.incident.ports import LogEntry, OnCall, PageReceipt, PageSeverity
+from warroom.integrations.pagerduty.credentials import PagerDutyCredentials
+from warroom.integrations.retry import (
     PAGERDUTY_REST_PER_MINUTE,
     RateLimiter,
     Retryable,
@@ -234,13 +234,19 @@ class PagerDutyPager:
                 )
             raise IntegrationError(SERVICE, call, detail, refused.status) from refused
 
-    def post_status_update(self, dedup_key: str, message: str) -> None:
+    def post_status_update(
+        self, dedup_key: str, message: str, author_email: str | None = None
+    ) -> None:
         call = "post_status_update"
         incident = self._incident(call, dedup_key)
+        # PagerDuty attributes a status update to the user its From header names
+        headers = {"From": author_email} if author_email else None
         self._call(
             call,
             lambda: self._rest.jpost(
-                f"/incidents/{incident['id']}/status_updates", json={"message": message}
+                f"/incidents/{incident['id']}/status_updates",
+                json={"message": message},
+                headers=headers,
             ),
         )
 

@@ -29,10 +29,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from integrations.ledger import Ledger
 from tests.warroom.test_console import Running, environment, until
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
 from warroom.bootstrap import utc_now
+from warroom.integrations.ledger import Ledger
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -188,7 +188,7 @@ def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Pat
             until("the leads' desks wait", lambda: set(leads) <= set(desks.paused(iid)) or None, within_s=90)
             expect(state_badge(page)).to_have_text("Paused", timeout=ANSWERED_WITHIN_MS)
             page.get_by_role("button", name="Resume").click()
-            expect(page.get_by_role("dialog").get_by_text("What you decide", exact=True)).to_be_visible()
+            expect(page.get_by_role("dialog").get_by_text("Decision", exact=True)).to_be_visible()
             shot("commander-next-form")
             page.get_by_role("dialog").get_by_role("button", name="Close").click()
             sidebar(page, "Runs").click()
@@ -201,7 +201,7 @@ def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Pat
             # 2. the operations lead's desk answered in alice's name: the reason shows without a reload
             dialog = open_desk(page, leads[0])
             shot("operations-form")
-            choose(page, dialog, "You, the operations lead", "alice")
+            choose(page, dialog, "Approver", "alice")
             shot("operations-wrong-approver")
             dialog.get_by_role("button", name="Submit").click()
             expect(dialog).to_be_hidden()
@@ -218,7 +218,7 @@ def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Pat
             reason = (r"approving a change is the operations lead's decision; "
                       r"alice is not the operations lead \(dan is\)")
             expect(dialog.get_by_text(re.compile(f"^Not recorded: {reason}$"))).to_be_visible()  # atop the form
-            expect(field(dialog, "You, the operations lead").locator(".p-select-button__value")).to_have_text("dan")
+            expect(field(dialog, "Approver").locator(".p-select-button__value")).to_have_text("dan")
             shot("operations-refused-form")
             dialog.get_by_role("button", name="Close").click()
 
@@ -226,7 +226,10 @@ def test_desks_answered_in_the_browser(chromium: str, up: Running, tmp_path: Pat
             dialog = open_desk(page, leads[1])
             shot("communications-form")
             message = "Rolling back checkout; more in 15 min."  # typed key by key (the form re-renders on each)
-            field(dialog, "Status update").locator("textarea").click()
+            dialog.get_by_role("button", name="Submit").click()  # nothing written: the field's title says what
+            expect(field(dialog, "Update").get_by_text("'Update' is a required property")).to_be_visible()
+            shot("communications-required")
+            field(dialog, "Update").locator("textarea").click()
             page.keyboard.type(message)
             shot("communications-written")
             dialog.get_by_role("button", name="Submit").click()

@@ -15,18 +15,18 @@ from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 
-from flows.desks import ENGAGE, MORE, NEXT_IC, OFFER, REPORT, RESTORED, SEVERITY, STOPPED
-from flows.forms import NAME_SUBLEAD, RELEASE_SUBLEAD
-from flows.lifecycle import incident_lifecycle
-from incident import events as ev
-from incident.models import Phase, Role
-from integrations.sandbox.server import Sandboxes
-from tasks import desks
-from tasks.ledger import load_state
-from tasks.runtime import Runtime
-from tasks.work import Dispatcher
 from tests.helpers import Clock, requests_seen
+from warroom.flows.desks import ENGAGE, MORE, NEXT_IC, OFFER, REPORT, RESTORED, SEVERITY, STOPPED
+from warroom.flows.forms import NAME_SUBLEAD, RELEASE_SUBLEAD, keyed
+from warroom.flows.lifecycle import incident_lifecycle
+from warroom.incident import events as ev
+from warroom.incident.models import Phase, Role
 from warroom.intake import make_dispatcher
+from warroom.integrations.sandbox.server import Sandboxes
+from warroom.tasks import desks
+from warroom.tasks.ledger import load_state
+from warroom.tasks.runtime import Runtime
+from warroom.tasks.work import Dispatcher
 
 ROLLBACK = "apply rollback-index: Point search at the previous index snapshot"  # configs/runbooks/search.yaml
 
@@ -50,7 +50,7 @@ def form_schema(d: desks.Desk) -> dict[str, Any]:
 
 def answer(dispatcher: Dispatcher, incident_id: str, role: str, values: dict[str, Any]) -> None:
     """Answer the desk's form as the UI does, and let the dispatcher handle it."""
-    resume_flow_run(desk_of(incident_id, role).run_id, run_input=values)
+    resume_flow_run(desk_of(incident_id, role).run_id, run_input=keyed(values))
     assert dispatcher.poll() == 1  # the answer, stored as work
     assert dispatcher.run_due() >= 1  # and carried out
 
@@ -88,7 +88,30 @@ def test_every_role_has_a_desk_and_they_work_in_parallel(runtime: Runtime, sandb
     assert dispatcher.poll() == 0  # nothing answered twice
     assert load_state(incident_id).phase is Phase.STABILISING
     pd = requests_seen(sandboxes, sandboxes.pagerduty_url)
-    assert any(r["path"].endswith("/status_updates") and "(frank)" in str(r["body"]) for r in pd)
+    [posted] = [r for r in pd if r["path"].endswith("/status_updates")]
+    assert posted["body"] == {"message": "Search is slow; we are on it."}  # no signature: PagerDuty says who
+    assert sandboxes.pagerduty_app is not None
+    [pd_incident] = sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id)
+    users = {u.id: u.email for u in sandboxes.pagerduty_app.state.pagerduty.users.values()}
+    assert [users[u["user_id"]] for u in pd_incident.status_updates] == ["frank@example.com"]
+
+
+def test_an_update_by_someone_pagerduty_does_not_know_is_posted_as_warroom_and_signed(
+    runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    incident_id = "INC-DEC-UNKNOWN-WRITER"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    assert sandboxes.pagerduty_app is not None
+    pd_state = sandboxes.pagerduty_app.state.pagerduty
+    pd_state.users_by_email.pop("frank@example.com")  # frank is on the roster, no longer in PagerDuty
+    answer(dispatcher, incident_id, "communications_lead", {"message": "Still slow.", "your_handle": "frank"})
+    [pd_incident] = pd_state.incidents_for_key(incident_id)
+    users = {u.id: u.email for u in pd_state.users.values()}
+    assert [(u["message"], users[u["user_id"]]) for u in pd_incident.status_updates] == [
+        ("Still slow. (frank)", runtime.config.roster.people[next(iter(runtime.config.roster.people))].email)]
+    updates = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.StatusUpdatePosted)]
+    assert [(u.actor, u.message) for u in updates] == [("frank", "Still slow.")]
 
 
 def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_timeline(runtime: Runtime) -> None:
@@ -120,7 +143,7 @@ def test_an_answer_that_breaks_the_form_is_refused_by_the_server_and_the_desk_st
     dispatcher = start(incident_id, runtime)
     before = desk_of(incident_id, "incident_commander")
     with pytest.raises((PrefectHTTPStatusError, RuntimeError, ValueError)) as refused:
-        resume_flow_run(before.run_id, run_input={"your_handle": "erin", "incident_commander": "erin",
+        resume_flow_run(before.run_id, run_input={"You": "erin", "Commander": "erin",
                                                   "operations_lead": "mallory"})
     assert "mallory" in str(refused.value) or "valid" in str(refused.value).lower()
     assert dispatcher.poll() == 0
@@ -145,7 +168,7 @@ def test_the_ic_declares_the_bleeding_stopped_and_the_incident_moves_on(runtime:
     criteria = {name: p["title"] for name, p in schema["properties"].items() if name.startswith("criterion_")}
     assert list(criteria.values()) == ["Error rate of the affected service back under its SLO for 30 minutes.",
                                        "Latency p99 back under its SLO for 30 minutes."]  # the rest: at close
-    assert "your_handle" in schema["required"] and "action" in schema["required"]  # prefilled, still required
+    assert schema["required"] == ["Decision", "You"]  # prefilled, still required; each key is its title
     assert "note" not in schema["required"]
 
     restored = {"action": RESTORED, "your_handle": ic, "criterion_1": True}

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from incident.errors import IntegrationError
-from incident.ports import OnCall, Pager
-from integrations.pagerduty.pager import PagerDutyPager
-from integrations.retry import RateLimiter
 from tests.integrations.conftest import FakeClock, PagerDutySandbox, fake_clock_policy
+from warroom.incident.errors import IntegrationError
+from warroom.incident.ports import OnCall, Pager
+from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.integrations.retry import RateLimiter
 
 KEY = "inc-2026-0001"
 
@@ -106,6 +106,20 @@ def test_post_status_update(pager: PagerDutyPager, pagerduty_sandbox: PagerDutyS
     incident = only_incident(pagerduty_sandbox)
     assert [u["message"] for u in incident.status_updates] == ["Checkout is degraded; mitigation under way."]
     assert "status_update_log_entry" in [e.type for e in pager.log_entries(KEY)]
+
+
+def test_a_status_update_is_its_writers_in_pagerduty(pager: PagerDutyPager,
+                                                      pagerduty_sandbox: PagerDutySandbox) -> None:
+    page(pager)
+    writer = next(u for u in pagerduty_sandbox.setup.users if u.email != "ada@example.com")
+    pager.post_status_update(KEY, "Rolled back; watching.", author_email=writer.email)
+    incident = only_incident(pagerduty_sandbox)
+    assert [(u["message"], u["user_id"]) for u in incident.status_updates] == [("Rolled back; watching.", writer.id)]
+    sent = pagerduty_sandbox.requests("POST", f"/incidents/{incident.id}/status_updates")[0]
+    assert sent.headers["from"] == writer.email
+    with pytest.raises(IntegrationError) as refused:  # not a PagerDuty user: PagerDuty refuses, nothing posted
+        pager.post_status_update(KEY, "Another.", author_email="stranger@example.com")
+    assert refused.value.status == 400 and len(incident.status_updates) == 1
 
 
 def test_add_responders_asks_as_the_from_user_for_users_found_by_email(
