@@ -30,6 +30,12 @@ def bounded_key(key: str, limit: int = MAX_KEY) -> str:
     return f"{key[: limit - len(digest) - 1]}#{digest}"
 
 
+def _short(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut to ``limit`` characters (the whole text is in the document)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 class Event(BaseModel):
     """Fields every fact carries. ``idempotency_key`` is unique across the ledger."""
 
@@ -355,6 +361,36 @@ class AnswerNoted(Event):
         return f"not recorded ({where} desk): {self.text}" if self.refused else f"{where}: {self.text}"
 
 
+class ExitCriterionMet(Event):
+    """The incident commander says one of the policy's exit criteria holds (``actor`` is them)."""
+
+    kind: Literal["exit_criterion_met"] = "exit_criterion_met"
+    criterion: str = Field(min_length=1)
+
+    def describe(self) -> str:
+        return f"exit criterion met: {self.criterion}"
+
+
+class SummaryEdited(Event):
+    """The communications lead rewrote the document's summary (the chapter: they keep it up to date)."""
+
+    kind: Literal["summary_edited"] = "summary_edited"
+    text: str = Field(min_length=1, max_length=4000)
+
+    def describe(self) -> str:
+        return f"summary edited: {_short(self.text)}"
+
+
+class DetailedStatusEdited(Event):
+    """The communications lead rewrote the document's detailed status."""
+
+    kind: Literal["detailed_status_edited"] = "detailed_status_edited"
+    text: str = Field(min_length=1, max_length=8000)
+
+    def describe(self) -> str:
+        return f"detailed status edited: {_short(self.text)}"
+
+
 class PhaseChanged(Event):
     kind: Literal["phase_changed"] = "phase_changed"
     to: Phase
@@ -399,6 +435,9 @@ AnyEvent = Annotated[
     | CheckpointAnswered
     | AlertResolved
     | AnswerNoted
+    | ExitCriterionMet
+    | SummaryEdited
+    | DetailedStatusEdited
     | PhaseChanged
     | Reopened
     | PagerEventReceived

@@ -240,6 +240,7 @@ class Policy(_Frozen):
     exit_criteria: tuple[NonEmptyStr, ...]
     rotation_window_days: int = Field(default=90, gt=0)
     command_post: NonEmptyStr
+    incident_management_info: NonEmptyStr | None = None  # where responders read how incidents are run
 
     def severity(self, name: str) -> SeverityPolicy:
         """The named severity; :class:`ConfigError` if policy.yaml does not define it."""

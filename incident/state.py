@@ -36,6 +36,9 @@ _ANYTIME_OPEN = frozenset(
         "ticket_opened",
         "status_update_posted",
         "answer_noted",
+        "exit_criterion_met",
+        "summary_edited",
+        "detailed_status_edited",
         "status_update_overdue",
         "followup_filed",
         "handoff_offered",
@@ -85,6 +88,21 @@ class HandoffOffer:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Note:
+    """A text someone wrote into the document, with who wrote it and when."""
+
+    text: str
+    by: str
+    at: datetime
+
+
+#: facts that are not a person's answer (machines, the intake, the pager): their actor is no responder
+_NOT_RESPONDING = frozenset({"alert_attached", "alert_resolved", "declaration_decided", "declared", "paged",
+                             "pager_event_received", "ticket_opened", "status_update_overdue", "reopened"})
+ACTOR_WARROOM = "warroom"
+
+
 @dataclass
 class IncidentState:
     """Everything known about one incident, as of ``version`` (the last sequence number applied)."""
@@ -117,6 +135,13 @@ class IncidentState:
     next_commander: str | None = None  # arranged by the planning lead
     commanders: list[str] = field(default_factory=list)  # every IC in order, for the retrospective
     last_status_update_at: datetime | None = None
+    last_status_update: Note | None = None
+    summary: Note | None = None  # written by the communications lead; None: the document makes one up
+    detailed_status: Note | None = None  # written by the communications lead
+    criteria_met: dict[str, Note] = field(default_factory=dict)  # exit criterion -> who said it holds, when
+    declared_by: str | None = None
+    # everyone who took part, with how they came in (a role, paged in, answered on a desk), first first
+    responders: dict[str, str] = field(default_factory=dict)
     last_checkpoint_at: datetime | None = None
     checkpoints: int = 0  # checkpoints answered
     handoffs_offered: int = 0
@@ -182,7 +207,7 @@ def _divergence(state: IncidentState, event: ev.Event, divergence_id: str) -> Di
 def _declared(s: IncidentState, e: ev.Declared) -> None:
     s.phase = Phase.DECLARED
     s.title, s.service, s.severity, s.drill = e.title, e.service, e.severity, e.drill
-    s.declared_at, s.declared_reasons = e.occurred_at, e.reasons
+    s.declared_at, s.declared_reasons, s.declared_by = e.occurred_at, e.reasons, e.actor
     s.roles = {Role.INCIDENT_COMMANDER: e.commander}
     s.commanders.append(e.commander)
 
@@ -246,6 +271,8 @@ def _pager_event(s: IncidentState, e: ev.PagerEventReceived) -> None:
 
 def _escalated(s: IncidentState, e: ev.Escalated) -> None:
     s.escalations += 1
+    for responder in e.responders:
+        s.responders.setdefault(responder, "paged in")
 
 
 def _ticket_opened(s: IncidentState, e: ev.TicketOpened) -> None:
@@ -256,6 +283,25 @@ def _ticket_opened(s: IncidentState, e: ev.TicketOpened) -> None:
 
 def _status_update(s: IncidentState, e: ev.StatusUpdatePosted) -> None:
     s.last_status_update_at = e.occurred_at
+    s.last_status_update = Note(e.message, e.actor, e.occurred_at)
+
+
+def _summary_edited(s: IncidentState, e: ev.SummaryEdited) -> None:
+    _require_actor(s, e, Role.COMMUNICATIONS_LEAD, "editing the summary")
+    s.summary = Note(e.text, e.actor, e.occurred_at)
+
+
+def _detailed_status_edited(s: IncidentState, e: ev.DetailedStatusEdited) -> None:
+    _require_actor(s, e, Role.COMMUNICATIONS_LEAD, "editing the detailed status")
+    s.detailed_status = Note(e.text, e.actor, e.occurred_at)
+
+
+def _criterion_met(s: IncidentState, e: ev.ExitCriterionMet) -> None:
+    _require_actor(s, e, Role.INCIDENT_COMMANDER, "saying an exit criterion holds")
+    if e.criterion in s.criteria_met:
+        met = s.criteria_met[e.criterion]
+        raise _refuse(s, e, f"{met.by} said it holds already, at {met.at:%H:%M} UTC")
+    s.criteria_met[e.criterion] = Note(e.criterion, e.actor, e.occurred_at)
 
 
 def _mitigation(s: IncidentState, e: ev.MitigationApplied) -> None:
@@ -374,6 +420,7 @@ def _closed(s: IncidentState, e: ev.Closed) -> None:
 def _reopened(s: IncidentState, e: ev.Reopened) -> None:
     s.phase = Phase.STABILISING
     s.reopened += 1
+    s.criteria_met = {}  # open again: the exit criteria must hold again
     s.closed_at = None
     s.close_summary = None
 
@@ -414,6 +461,9 @@ _HANDLERS: dict[str, Callable[[IncidentState, Any], None]] = {
     "handoff_lapsed": _handoff_lapsed,
     "checkpoint_answered": _checkpoint,
     "answer_noted": _nothing,
+    "exit_criterion_met": _criterion_met,
+    "summary_edited": _summary_edited,
+    "detailed_status_edited": _detailed_status_edited,
     "phase_changed": _phase_changed,
     "closed": _closed,
     "reopened": _reopened,
@@ -443,6 +493,8 @@ def _apply_in_place(state: IncidentState, event: ev.Event) -> None:
         where = [p.value for p, kinds in ALLOWED.items() if event.kind in kinds]
         raise _refuse(state, event, f"only allowed in phase {', '.join(where)}")
     _HANDLERS[event.kind](state, event)
+    if event.actor != ACTOR_WARROOM and event.kind not in _NOT_RESPONDING:
+        state.responders.setdefault(event.actor, "answered on a desk")
     state.timeline.append(TimelineEntry(at=event.occurred_at, actor=event.actor, text=event.describe()))
 
 
