@@ -75,7 +75,14 @@ class Pager(Protocol):
 class Tracker(Protocol):
     """Keeps the incident ticket and files follow-ups (Jira)."""
 
-    def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket: ...
+    def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket:
+        """The incident's ticket, filed once; ``description`` is the incident document."""
+        ...
+
+    def set_document(self, key: str, document: str) -> bool:
+        """Make the ticket's description show ``document`` (what people wrote there stays); written
+        only when it changes: returns whether it was."""
+        ...
 
     def file_followup(
         self,

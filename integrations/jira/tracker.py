@@ -9,6 +9,11 @@ Side effects happen once (DESIGN §6):
   The search does not name a project: an intent is filed once, wherever. Each description ends
   with a line ``warroom: {"incident": ..., "intent": ..., "kind": ...}`` so that
   :meth:`JiraTracker.find_followups` gives back the exact intent (a label is only its slug).
+- The incident ticket's description is the incident document (:meth:`JiraTracker.set_document`):
+  warroom's part sits between two marker lines (:data:`DOCUMENT_BEGIN`, :data:`DOCUMENT_END`), and
+  whatever people write above or below them is kept. It is read, and written only when warroom's
+  part would change, so a retry or a rerun writes nothing, and each change is one edit. Jira holds
+  at most :data:`DESCRIPTION_MAX` characters: a longer document is cut at a line, with a note.
 - A comment is posted again only if no new comment with the same body appeared since the first
   attempt; a transition is not repeated once the issue reached its target status; a remote link is
   not added twice for the same URL; an assignment is a plain overwrite.
@@ -44,13 +49,18 @@ from warroom.integrations.jira.credentials import JiraCredentials
 from warroom.integrations.retry import Retryable, RetryPolicy, call_with_retry, parse_retry_after, scrub
 
 __all__ = [
+    "DESCRIPTION_MAX",
+    "DOCUMENT_BEGIN",
+    "DOCUMENT_END",
     "SERVICE",
     "JiraTracker",
     "classify",
+    "document_of",
     "incident_label",
     "intent_label",
     "jql_string",
     "kind_label",
+    "with_document",
 ]
 
 SERVICE = "Jira"
@@ -61,6 +71,11 @@ TICKET_INTENT = "incident"
 SUMMARY_MAX = 255
 _SLUG_MAX = 80
 _MARKER = "warroom: "
+DESCRIPTION_MAX = 32_767  # Jira Cloud refuses a longer description
+DOCUMENT_BEGIN = "---- warroom: the incident document, rewritten on every change (write above this line) ----"
+DOCUMENT_END = "---- warroom: end of the incident document ----"
+CUT_NOTE = ("… (cut here: Jira holds {limit:,} characters; the whole document, with the oldest of the "
+            "timeline, is the incident's Prefect artifact)")
 _SEARCH_FIELDS = ["summary", "labels", "status", "description"]
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _KINDS: tuple[str, ...] = get_args(FollowUpKind)
@@ -153,6 +168,50 @@ def _read_marker(description: Any) -> dict[str, str]:
             if isinstance(data, dict):
                 return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
     return {}
+
+
+def _is_marker(line: str) -> bool:
+    return line.startswith(_MARKER) and bool(_read_marker(line))
+
+
+def _parts(description: str) -> tuple[str, str, str | None, str | None]:
+    """``description`` as (people's text above warroom's part, below it, warroom's part, the
+    intent marker line). Without the markers, all of it is people's (above)."""
+    lines = description.splitlines()
+    marker = next((line for line in reversed(lines) if _is_marker(line)), None)
+    lines = [line for line in lines if line != marker]
+    if DOCUMENT_BEGIN in lines and DOCUMENT_END in lines[lines.index(DOCUMENT_BEGIN):]:
+        begin = lines.index(DOCUMENT_BEGIN)
+        end = begin + lines[begin:].index(DOCUMENT_END)
+        return ("\n".join(lines[:begin]).strip(), "\n".join(lines[end + 1:]).strip(),
+                "\n".join(lines[begin + 1:end]), marker)
+    return "\n".join(lines).strip(), "", None, marker
+
+
+def document_of(description: str | None) -> str | None:
+    """warroom's part of a ticket's description (the incident document as written), if it has one."""
+    return _parts(description or "")[2]
+
+
+def with_document(description: str | None, document: str, limit: int = DESCRIPTION_MAX) -> str:
+    """``description`` with warroom's part set to ``document``: people's text above and below the
+    markers and the intent marker line are kept as they are. The document is cut at a line, with a
+    note, so that the whole fits in ``limit`` characters (people's text is never cut)."""
+    above, below, _, marker = _parts(description or "")
+
+    def compose(doc: str) -> str:
+        parts = [above, f"{DOCUMENT_BEGIN}\n{doc}\n{DOCUMENT_END}", below, marker or ""]
+        return "\n\n".join(p for p in parts if p)
+
+    doc = document.rstrip("\n")
+    whole = compose(doc)
+    if len(whole) <= limit:
+        return whole
+    note = CUT_NOTE.format(limit=limit)
+    room = limit - (len(whole) - len(doc)) - len(note) - 1
+    kept = doc[: max(room, 0)]
+    kept = kept.rsplit("\n", 1)[0] if "\n" in kept else ""
+    return compose(f"{kept}\n{note}" if kept else note)
 
 
 # ---------------------------------------------------------------------------- errors and retries
@@ -311,17 +370,34 @@ class JiraTracker:
 
     # the port -----------------------------------------------------------------------------------
     def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket:
-        """The incident's own ticket (intent ``incident``), filed once."""
+        """The incident's own ticket (intent ``incident``), filed once; ``description`` is the incident
+        document, warroom's part of the description (:meth:`set_document` keeps it up to date)."""
         key, _ = self._file(
             "open_ticket",
             incident_id,
             TICKET_INTENT,
             project,
             summary,
-            _with_marker(description, incident_id, TICKET_INTENT, "incident"),
+            with_document(_with_marker("", incident_id, TICKET_INTENT, "incident"), description),
             [TICKET_LABEL],
         )
         return Ticket(key=key, url=self.browse_url(key))
+
+    def set_document(self, key: str, document: str) -> bool:
+        """Make warroom's part of ``key``'s description ``document`` (:func:`with_document`); people's
+        text stays. Written only if it changes: returns whether it was written."""
+
+        def attempt(client: JIRA) -> bool:
+            issue = client.issue(key, fields="description")
+            current = _ticket_fields(issue.raw).get("description")
+            wanted = with_document(current if isinstance(current, str) else None, document)
+            if wanted == current:
+                return False
+            issue.update(fields={"description": wanted})
+            log.info("rewrote the incident document in %s's description", key)
+            return True
+
+        return self._call("set_document", attempt)
 
     def file_followup(
         self,

@@ -719,7 +719,13 @@ def _summary(value: Any) -> str:
     return value
 
 
+DESCRIPTION_MAX = 32_767
+
+
 def _description(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > DESCRIPTION_MAX:
+        raise JiraApiError(400, errors={"description": "The entered text is too long. It exceeds the allowed "
+                                                       f"limit of {DESCRIPTION_MAX:,} characters."})
     if value is None or isinstance(value, str):
         return value
     raise JiraApiError(400, errors={"description": "Operation value must be a string"})

@@ -11,12 +11,17 @@ from tests.integrations.conftest import FakeClock, JiraSandbox, fake_clock_polic
 from warroom.incident.errors import IntegrationError
 from warroom.incident.ports import Tracker
 from warroom.integrations.jira.tracker import (
+    DESCRIPTION_MAX,
+    DOCUMENT_BEGIN,
+    DOCUMENT_END,
     FOLLOWUP_LABEL,
     TICKET_LABEL,
     JiraTracker,
+    document_of,
     incident_label,
     intent_label,
     kind_label,
+    with_document,
 )
 from warroom.integrations.retry import RetryPolicy
 from warroom.integrations.sandbox.recorder import Fault
@@ -49,8 +54,74 @@ def test_open_ticket_files_once(tracker: JiraTracker, jira_sandbox: JiraSandbox)
     assert issue.summary == "Checkout is down"
     assert issue.issuetype == "Bug"
     assert set(issue.labels) == {incident_label(INCIDENT), intent_label(INCIDENT, "incident"), TICKET_LABEL}
-    assert issue.description is not None and issue.description.startswith("Customers see 502s.")
+    assert document_of(issue.description) == "Customers see 502s."  # the description is the document
     assert len(jira_sandbox.requests("POST", path=CREATE)) == 1
+
+
+def edits(sandbox: JiraSandbox, key: str) -> int:
+    """Edits of an issue's description (the client edits by the issue's ``self`` URL: its id)."""
+    issue_id = str(sandbox.state.issue(key).id)
+    return len([r for r in sandbox.requests("PUT", path_prefix="/rest/api/2/issue/")
+                if r.path.rstrip("/").rsplit("/", 1)[-1] in (key, issue_id) and "description" in str(r.body)])
+
+
+def test_the_ticket_description_is_the_document_written_once_per_change(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    ticket = tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "# doc v1\n\n## Timeline\n- declared\n")
+    assert edits(jira_sandbox, ticket.key) == 0
+    assert tracker.set_document(ticket.key, "# doc v1\n\n## Timeline\n- declared\n") is False  # unchanged
+    assert edits(jira_sandbox, ticket.key) == 0
+
+    v2 = "# doc v2\n\n## Timeline\n- paged\n- declared\n"
+    assert tracker.set_document(ticket.key, v2) is True
+    assert tracker.set_document(ticket.key, v2) is False  # a retry or a rerun writes nothing
+    assert edits(jira_sandbox, ticket.key) == 1
+    description = jira_sandbox.state.issue(ticket.key).description
+    assert document_of(description) == v2.rstrip("\n")
+    assert description is not None and description.startswith(DOCUMENT_BEGIN)
+    # the intent marker stays last: the ticket is still found as the incident's
+    assert description.splitlines()[-1].startswith('warroom: {"incident": "INC-2025-0042", "intent": "incident"')
+    assert tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "ignored: filed already") == ticket
+
+
+def test_what_people_write_around_the_document_stays(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    ticket = tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "v1")
+    issue = jira_sandbox.state.issue(ticket.key)
+    people = "Customer ticket ZD-881 is about this.\nCall Bob before any failover."
+    with jira_sandbox.http() as http:  # someone edits the description in Jira
+        answer = http.put(f"/rest/api/2/issue/{ticket.key}",
+                          json={"fields": {"description": f"{people}\n\n{issue.description}\n\nBelow, too."}})
+        assert answer.status_code == 204
+    assert tracker.set_document(ticket.key, "v2") is True
+    description = jira_sandbox.state.issue(ticket.key).description or ""
+    assert description.startswith(people + "\n\n" + DOCUMENT_BEGIN + "\nv2\n" + DOCUMENT_END)
+    assert "Below, too." in description and document_of(description) == "v2"
+    assert tracker.set_document(ticket.key, "v2") is False
+
+
+def test_a_document_longer_than_jira_holds_is_cut_at_a_line_with_a_note(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    ticket = tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "v1")
+    long_doc = "# doc\n" + "".join(f"- line {n} of the timeline\n" for n in range(3000))  # ~80,000 chars
+    assert tracker.set_document(ticket.key, long_doc) is True  # the sandbox refuses > 32,767, as Jira does
+    description = jira_sandbox.state.issue(ticket.key).description or ""
+    assert len(description) <= DESCRIPTION_MAX
+    kept = document_of(description) or ""
+    assert kept.startswith("# doc\n- line 0 of the timeline\n")
+    body, note = kept.rsplit("\n", 1)
+    assert note.startswith("… (cut here: Jira holds 32,767 characters")
+    assert body.endswith(" of the timeline")  # cut at a line, not inside one
+    assert tracker.set_document(ticket.key, long_doc) is False  # the cut is the same each time
+
+
+def test_with_document_has_no_markers_to_find_in_plain_text() -> None:
+    assert document_of("just text someone wrote") is None
+    assert with_document("just text", "doc") == f"just text\n\n{DOCUMENT_BEGIN}\ndoc\n{DOCUMENT_END}"
+    assert with_document(None, "doc") == f"{DOCUMENT_BEGIN}\ndoc\n{DOCUMENT_END}"
+    with_people = "p" * 100
+    assert with_document(with_people, "x\n" * 100, limit=250).startswith(with_people)  # never cut
 
 
 def test_followup_filed_twice_is_one_issue(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
