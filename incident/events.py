@@ -7,7 +7,7 @@ back once stored: the event with its id, its per-incident sequence number and wh
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -16,6 +16,8 @@ from warroom.incident.models import Alert, Evidence, FollowUp, Phase, Role
 
 ENVELOPE_FIELDS = frozenset({"kind", "incident_id", "actor", "occurred_at", "idempotency_key"})
 MAX_KEY = 200
+SUMMARY_MAX = 4000  # characters of the document's summary, as the communications lead writes it
+DETAILED_STATUS_MAX = 8000
 
 
 def bounded_key(key: str, limit: int = MAX_KEY) -> str:
@@ -178,15 +180,30 @@ class RespondersRequested(Event):
         return f"asked for more responders ({', '.join(self.responders)}): {self.message}"
 
 
+def duration(span: timedelta) -> str:
+    """``span`` as people say it: 45 s, 10 min, 1 h 5 min."""
+    seconds = max(int(span.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours and minutes else f"{hours} h" if hours else f"{minutes} min"
+
+
 class Escalated(Event):
-    """A pause timed out (or someone asked for help): extra people were paged, the form asked again."""
+    """A pause timed out (or someone asked for help): extra people were paged, the form asked again.
+    A timed-out question says whom it waited for (``waited_for``) and how long (``waited``)."""
 
     kind: Literal["escalated"] = "escalated"
     reason: str
     responders: tuple[str, ...] = ()
+    waited_for: str | None = None  # e.g. "the operations lead (dan)"
+    waited: timedelta | None = None  # since the question was first asked
 
     def describe(self) -> str:
-        return f"escalated: {self.reason}"
+        if self.waited_for is None or self.waited is None:
+            return f"escalated: {self.reason}"
+        paged = f"paged {', '.join(self.responders)}" if self.responders else "no one more to page"
+        return f"escalated: waited {duration(self.waited)} for {self.waited_for}, no answer; {paged}"
 
 
 class TicketOpened(Event):
@@ -375,7 +392,7 @@ class SummaryEdited(Event):
     """The communications lead rewrote the document's summary (the chapter: they keep it up to date)."""
 
     kind: Literal["summary_edited"] = "summary_edited"
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=SUMMARY_MAX)
 
     def describe(self) -> str:
         return f"summary edited: {_short(self.text)}"
@@ -385,7 +402,7 @@ class DetailedStatusEdited(Event):
     """The communications lead rewrote the document's detailed status."""
 
     kind: Literal["detailed_status_edited"] = "detailed_status_edited"
-    text: str = Field(min_length=1, max_length=8000)
+    text: str = Field(min_length=1, max_length=DETAILED_STATUS_MAX)
 
     def describe(self) -> str:
         return f"detailed status edited: {_short(self.text)}"
