@@ -27,6 +27,7 @@ from sqlalchemy.pool import StaticPool
 
 from warroom.incident.errors import LedgerConflictError, LedgerError
 from warroom.incident.events import (
+    AlertAttached,
     AnyEvent,
     Closed,
     Declared,
@@ -639,6 +640,11 @@ _INSERT_INCIDENT = incidents.insert()
 _INSERT_INBOX = inbox.insert().returning(inbox.c.id)
 _MARK_INBOX = inbox.update().where(inbox.c.id == bindparam("b_id"))  # sets the columns given with it
 _UPDATE_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id"))
+# a pending incident's service and title come from its alerts until a declaration names them: only fill gaps
+_FILL_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id")).values(
+    service=func.coalesce(incidents.c.service, bindparam("b_service")),
+    title=func.coalesce(incidents.c.title, bindparam("b_title")),
+)
 
 
 def _last_seq(conn: Connection, incident_id: str) -> int:
@@ -717,9 +723,14 @@ def _project(conn: Connection, added: Sequence[Recorded]) -> None:
     order), in the append's transaction: their changes, later over earlier, in one statement."""
     changes: dict[str, Any] = {}
     first: dict[str, Any] | None = None
+    fill: dict[str, str | None] = {}  # from the alerts: the service and title of a pending incident
     for recorded in added:
         ev = recorded.event
         changes.update(last_seq=recorded.seq, updated_at=recorded.recorded_at)
+        if isinstance(ev, AlertAttached):
+            if ev.alert.service and not fill.get("service"):
+                fill["service"] = ev.alert.service
+            fill.setdefault("title", ev.alert.summary)
         if isinstance(ev, Declared):
             changes.update(
                 status="open",
@@ -745,6 +756,9 @@ def _project(conn: Connection, added: Sequence[Recorded]) -> None:
     if not added:
         return
     if first is not None:
-        conn.execute(_INSERT_INCIDENT, {**first, **changes})
+        conn.execute(_INSERT_INCIDENT, {**first, **{k: v for k, v in fill.items() if v}, **changes})
     else:
+        if fill and "declared_at" not in changes:
+            conn.execute(_FILL_INCIDENT, {"b_incident_id": added[0].event.incident_id,
+                                          "b_service": fill.get("service"), "b_title": fill.get("title")})
         conn.execute(_UPDATE_INCIDENT, {"b_incident_id": added[0].event.incident_id, **changes})

@@ -126,3 +126,34 @@ def test_list_filters_by_status_service_time_and_drill(four_incidents: Ledger) -
 def test_list_refuses_an_unknown_status(ledger: Ledger) -> None:
     with pytest.raises(LedgerError, match="unknown incident status 'resolved'"):
         ledger.list_incidents(status="resolved")
+
+
+def test_a_pending_incident_has_the_service_and_title_of_its_alerts_until_declared(ledger: Ledger) -> None:
+    def attached(n: int, service: str | None, summary: str) -> AlertAttached:
+        return AlertAttached(incident_id="INC-P", actor="alertmanager", occurred_at=T0 + n * HOUR,
+                             idempotency_key=f"INC-P:alert:{n}",
+                             alert=Alert(source="alertmanager", fingerprint=f"fp{n}", status="firing",
+                                         service=service, summary=summary))
+
+    ledger.append(attached(0, None, "something is slow"), 0)  # the first alert names no service
+    ledger.append(attached(1, "checkout", "checkout latency high"), 1)  # a later one does
+    ledger.append(attached(2, "search", "search latency high"), 2)  # the first service named stays
+    [row] = ledger.list_incidents()
+    assert (row.status, row.service, row.title) == ("pending", "checkout", "something is slow")
+    assert ids(ledger.list_incidents(service="checkout")) == ["INC-P"]  # `warroom incidents --service` finds it
+    assert ledger.list_incidents(service="search") == []
+
+    ledger.append(declared("INC-P", service="search", at=T0 + 3 * HOUR), 3)  # the declaration decides
+    [row] = ledger.list_incidents()
+    assert (row.status, row.service, row.title) == ("open", "search", "search is failing")
+    ledger.append(attached(4, "payments", "payments down"), 4)
+    assert (ledger.list_incidents()[0].service, ledger.list_incidents()[0].title) == ("search", "search is failing")
+
+
+def test_a_pending_incident_opened_with_its_alert_in_one_batch_has_its_service(ledger: Ledger) -> None:
+    first = AlertAttached(incident_id="INC-Q", actor="alertmanager", occurred_at=T0, idempotency_key="INC-Q:alert",
+                          alert=Alert(source="alertmanager", fingerprint="fp", status="firing", service="search",
+                                      summary="search is down"))
+    ledger.write_many([first], 0)
+    [row] = ledger.list_incidents(service="search")
+    assert (row.incident_id, row.title) == ("INC-Q", "search is down")
