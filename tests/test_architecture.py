@@ -25,7 +25,9 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture()
 def tree(tmp_path: Path) -> Path:
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+        # symlinks kept: warroom/incident stays a link to ../incident, as in the checkout
+        shutil.copytree(ROOT / package, tmp_path / package, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -41,4 +43,17 @@ def test_the_core_importing_io_breaks_the_build(tree: Path, library: str) -> Non
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "The pure core imports no I/O library BROKEN" in result.stdout
-    assert f"incident.leak -> {library}" in result.stdout
+    assert f"warroom.incident.leak -> {library}" in result.stdout
+
+
+def test_an_inner_layer_importing_an_entry_point_breaks_the_build(tree: Path) -> None:
+    (tree / "tasks" / "leak.py").write_text("import warroom.cli\n")
+    result = lint_imports(tree)
+    assert result.returncode != 0 and "Arrows point inward" in result.stdout and "BROKEN" in result.stdout
+    assert "warroom.tasks.leak -> warroom.cli" in result.stdout
+
+
+def test_a_module_of_the_warroom_package_in_no_layer_breaks_the_build(tree: Path) -> None:
+    (tree / "warroom" / "stray.py").write_text("")
+    result = lint_imports(tree)
+    assert result.returncode != 0 and "warroom.stray" in result.stdout + result.stderr
