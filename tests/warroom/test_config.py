@@ -224,7 +224,7 @@ def test_duplicate_keys_are_reported_not_silently_overwritten(configs: Path) -> 
 
 def test_a_missing_field_points_at_its_nearest_parent(configs: Path) -> None:
     policy, roster = configs / "policy.yaml", configs / "roster.yaml"
-    edit(policy, "  roles: 5m                     # taking", "  # roles: 5m taken out")
+    edit(policy, "  roles: 5m                     # the IC names", "  # roles: 5m taken out")
     edit(roster, "    name: Heidi Holm\n", "")
 
     assert problems_of(configs) == [
@@ -259,3 +259,50 @@ def test_a_bad_key_points_at_the_key(configs: Path) -> None:
         f"roster.yaml: people.Heidi (line {line_of(roster, 'Heidi:')}): must be lowercase letters, digits, "
         "'-' or '_' (such as 'alice' or 'payments-api'), got 'Heidi'",
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The sample's comments say what the code does
+
+
+DESK_OF = {"roles_offer": "the IC", "commander_desk": "the IC", "operations_desk": "the operations lead",
+           "communications_desk": "the communications lead", "planning_desk": "the planning lead",
+           "incoming_desk": "the incoming IC"}
+
+
+def timed_by() -> dict[str, str]:
+    """Each approval timeout, by the desk (flows/desks.py) whose question it times."""
+    import ast
+
+    source = (CONFIGS.parent / "flows" / "desks.py").read_text()
+    found: dict[str, str] = {}
+    for fn in ast.walk(ast.parse(source)):
+        if isinstance(fn, ast.FunctionDef) and fn.name in DESK_OF:
+            for node in ast.walk(fn):
+                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                        and node.value.attr == "approvals"):
+                    found[node.attr] = DESK_OF[fn.name]
+    return found
+
+
+def test_each_approval_comment_names_the_desk_whose_question_it_times() -> None:
+    owners = timed_by()
+    assert set(owners) == set(load_config(CONFIGS).policy.approvals.model_fields)  # each is used, by one desk
+    lines = (CONFIGS / "policy.yaml").read_text().splitlines()
+    start = lines.index("approvals:")
+    for line in lines[start + 1:start + 1 + len(owners)]:
+        key, _, comment = line.strip().partition(":")
+        comment = comment.partition("#")[2]
+        owner = owners[key]
+        named = {other for other in DESK_OF.values() if f"{other} " in comment or f"{other}'s " in comment}
+        assert owner in named, f"policy.yaml approvals.{key}: the comment should name {owner}: {comment}"
+        for other in set(DESK_OF.values()) - {owner}:
+            if other not in owner:
+                assert other not in named, f"approvals.{key}: {other} does not answer it: {comment}"
+
+
+def test_the_exit_criteria_comment_says_what_close_checks() -> None:
+    text = (CONFIGS / "policy.yaml").read_text()
+    comment = text.split("exit_criteria:")[0].rsplit("\n\n", 1)[1]
+    assert "may close only when all of these hold" not in comment  # close checks divergences and evidence
+    assert "divergence" in comment and "evidence" in comment and "TODO or DONE" in comment
