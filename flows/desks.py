@@ -32,11 +32,14 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 
 from warroom.flows.declare import role_history
 from warroom.flows.forms import (
+    EDIT_DETAILED,
+    EDIT_SUMMARY,
     NAME_SUBLEAD,
     NO_CHANGE,
     NO_ONE,
     NOBODY,
     OTHER,
+    POST_UPDATE,
     RELEASE_SUBLEAD,
     apply_action,
     command_form,
@@ -272,6 +275,12 @@ def communications_desk(state: IncidentState, problem: str | None) -> Offer:
         ask, timeout = f"{state.incident_id}:status:{update_due:%Y%m%dT%H%M%S}", rt.config.policy.approvals.checkpoint
     else:
         lines = [f"Post a status update at any time; the next is due at {update_due:%H:%M} UTC."]
+    lines += ["", "You keep the incident document's summary and detailed status up to date: choose to rewrite "
+              "one, and write its new text.", "",
+              f"Summary now: {state.summary.text if state.summary else '(made up from the declaration)'}", "",
+              "Detailed status now: " + (f"{state.detailed_status.text} (last updated at "
+                                         f"{state.detailed_status.at:%H:%M} UTC by {state.detailed_status.by})"
+                                         if state.detailed_status else "(not written yet)")]
     form = prefilled(status_update_form(handles()), header(state, comms, "communications lead", lines, problem),
                      your_handle=comms)
     return Offer(Role.COMMUNICATIONS_LEAD.value, comms, form, ask, timeout)
@@ -391,9 +400,9 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
         if unticked:
             return "tick each exit criterion that holds; not ticked: " + "; ".join(c.rstrip(".") for c in unticked)
         for n, criterion in enumerate(criteria, start=1):
-            record_checked(ev.AnswerNoted(**envelope(iid, f"{iid}:restore:criterion:{n}", who),
-                                          desk=Role.INCIDENT_COMMANDER.value,
-                                          text=f"exit criterion holds: {criterion}"))
+            if criterion not in state.criteria_met:
+                record_checked(ev.ExitCriterionMet(**envelope(iid, f"{iid}:restore:criterion:{n}", who),
+                                                   criterion=criterion))
         resolve_page(iid)
         post_status_update(iid, f"{iid}:status:restored",
                            "Service restored. We are preserving evidence and reverting temporary changes.")
@@ -409,7 +418,15 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
         changed = changed_evidence(state.evidence)
         if changed:
             return f"preserved evidence changed after capture ({', '.join(changed)}): put the copies back first"
-        record_checked(ev.Closed(**envelope(iid, f"{iid}:closed", who), summary=note))
+        closed = ev.Closed(**envelope(iid, f"{iid}:closed", who), summary=note)
+        if done(closed.idempotency_key) is None:
+            check(state, closed)  # the close is refused before any criterion is said to hold
+        # closing, the IC says the criteria that remain hold (the core checked divergences and evidence)
+        for n, criterion in enumerate(current_runtime().config.policy.exit_criteria, start=1):
+            if criterion not in state.criteria_met:
+                record_checked(ev.ExitCriterionMet(**envelope(iid, f"{iid}:close:criterion:{n}", who),
+                                                   criterion=criterion))
+        record_checked(closed)
     elif action == OFFER:
         to = plain(answer.values.get("offer_to", NOBODY))
         if to == NOBODY or not note:
@@ -476,11 +493,25 @@ def decide_operations(answer: Answer, state: IncidentState, who: str) -> str | N
 
 
 def decide_update(answer: Answer, state: IncidentState, who: str) -> str | None:
-    require(state, Role.COMMUNICATIONS_LEAD, who, "posting a status update")
+    iid, key = state.incident_id, answer.key
+    action = plain(answer.values.get("action")) or POST_UPDATE
+    what = {POST_UPDATE: "posting a status update", EDIT_SUMMARY: "rewriting the summary",
+            EDIT_DETAILED: "rewriting the detailed status"}.get(action)
+    if what is None:
+        return f"'{action}' is not offered now"
+    require(state, Role.COMMUNICATIONS_LEAD, who, what)
     message = str(answer.values.get("message", "")).strip()
     if not message:
-        return "write the update"
-    post_status_update(state.incident_id, answer.key, message, author=who)
+        return "write the update" if action == POST_UPDATE else "write the new text"
+    longest = {EDIT_SUMMARY: ev.SUMMARY_MAX, EDIT_DETAILED: ev.DETAILED_STATUS_MAX}.get(action)
+    if longest is not None and len(message) > longest:
+        return f"the text is {len(message):,} characters long; the document takes at most {longest:,} here"
+    if action == POST_UPDATE:
+        post_status_update(iid, key, message, author=who)
+    elif action == EDIT_SUMMARY:
+        record_checked(ev.SummaryEdited(**envelope(iid, key, who), text=message))
+    else:
+        record_checked(ev.DetailedStatusEdited(**envelope(iid, key, who), text=message))
     return None
 
 
@@ -611,6 +642,16 @@ def arm(incident_id: str, offer: Offer) -> None:
         rt.ledger.add_work([timer])
 
 
+def waited_since_asked(incident_id: str, ask: str, offer: Offer, round_: int) -> timedelta:
+    """How long the question has waited: since its first round's timer was set (due one timeout later)."""
+    rt = current_runtime()
+    timeout = offer.timeout or timedelta(0)
+    first = rt.ledger.work_by_key(work.form_timeout(incident_id, ask, 0, rt.clock(), "").key)
+    if first is None:
+        return timeout * (round_ + 1)
+    return rt.clock() - (first.due_at - timeout)
+
+
 def escalations_so_far(ask: str) -> int:
     round_ = 0
     while done(f"{ask}:escalation:{round_ + 1}"):
@@ -710,10 +751,13 @@ def timed_out(incident_id: str, ask: str, round_: int, reason: str) -> str:
         advance(incident_id)
         return f"lapsed ({reason})"
     key = f"{ask}:escalation:{round_ + 1}"
+    waited_for = f"the {pending.label} ({pending.person})"
+    waited = waited_since_asked(incident_id, ask, pending, round_)
     if round_ + 1 <= policy.max_rounds:
-        request_responders.fn(incident_id, key, list(policy.extra_responders), reason)
+        request_responders.fn(incident_id, key, list(policy.extra_responders), reason, waited_for, waited)
     else:
-        record_event(ev.Escalated(**envelope(incident_id, key), reason=f"{reason} (no one more to page)"))
+        record_event(ev.Escalated(**envelope(incident_id, key), reason=f"{reason} (no one more to page)",
+                                  waited_for=waited_for, waited=waited))
         return "escalated: no one more to page"
     arm(incident_id, pending)
     return f"escalated ({reason})"

@@ -143,12 +143,23 @@ def planning_form(handles: list[str], actions: list[str]) -> type[RunInput]:
     )
 
 
+POST_UPDATE = "post a status update"
+EDIT_SUMMARY = "rewrite the document's summary (the text is the new summary)"
+EDIT_DETAILED = "rewrite the document's detailed status (the text is the new detailed status)"
+COMMUNICATIONS_ACTIONS = [POST_UPDATE, EDIT_SUMMARY, EDIT_DETAILED]
+
+
 def status_update_form(handles: list[str]) -> type[RunInput]:
+    """The communications lead's desk: a status update (the default), or the incident document's
+    summary or detailed status rewritten; the text is required either way."""
     return _form(
         "StatusUpdateForm",
         {
+            "action": (_choice("CommunicationsAction", COMMUNICATIONS_ACTIONS),
+                       Field(POST_UPDATE, description="What you do (a status update, unless you choose otherwise)")),
             "message": (str, Field(min_length=1,
-                                   description="What responders and stakeholders should know")),
+                                   description="What responders and stakeholders should know; or the new "
+                                               "summary, or the new detailed status")),
             "your_handle": _person(handles, "You, the communications lead"),
         },
     )

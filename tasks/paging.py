@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from prefect import task
 
@@ -47,15 +48,18 @@ page_oncall = task(name="page_oncall")(page)
 
 
 @task(name="request_responders")
-def request_responders(incident_id: str, key: str, handles: Sequence[str], reason: str) -> Recorded:
-    """Page more people onto the incident (a responder request), recorded as an escalation."""
+def request_responders(incident_id: str, key: str, handles: Sequence[str], reason: str,
+                       waited_for: str | None = None, waited: timedelta | None = None) -> Recorded:
+    """Page more people onto the incident (a responder request), recorded as an escalation; a
+    question nobody answered says whom it waited for and how long."""
     rt = current_runtime()
     emails = [rt.config.person(h).email for h in handles]
     message = f"{rt.config.policy.escalation.message} ({reason})"
     return once(
         key,
         lambda: rt.pager.add_responders(incident_id, emails, message),
-        lambda _: ev.Escalated(**envelope(incident_id, key), reason=reason, responders=tuple(handles)),
+        lambda _: ev.Escalated(**envelope(incident_id, key), reason=reason, responders=tuple(handles),
+                               waited_for=waited_for, waited=waited),
     )
 
 

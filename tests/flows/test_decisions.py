@@ -17,7 +17,7 @@ from prefect.input.run_input import keyset_from_base_key
 
 from tests.helpers import Clock, requests_seen
 from warroom.flows.desks import ENGAGE, MORE, NEXT_IC, OFFER, REPORT, RESTORED, SEVERITY, STOPPED
-from warroom.flows.forms import NAME_SUBLEAD, RELEASE_SUBLEAD, keyed
+from warroom.flows.forms import NAME_SUBLEAD, NO_CHANGE, RELEASE_SUBLEAD, keyed
 from warroom.flows.lifecycle import incident_lifecycle
 from warroom.incident import events as ev
 from warroom.incident.models import Phase, Role
@@ -126,6 +126,9 @@ def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_time
     assert "Not recorded" not in form_text(desk_of(incident_id, "communications_lead"))  # not on other desks
     refused = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.AnswerNoted)]
     assert [(r.actor, r.refused) for r in refused] == [("erin", True)]
+    assert [(t.actor, t.text) for t in load_state(incident_id).timeline][-1] == (
+        "erin", "not recorded (operations lead desk): approving a change is the operations lead's decision; "
+                "erin is not the operations lead (dan is)")
     assert not load_state(incident_id).divergences
     # another desk's answer shows every desk again: the refusal stays where it was given
     answer(dispatcher, incident_id, "communications_lead", {"message": "Looking into it.", "your_handle": "frank"})
@@ -136,6 +139,16 @@ def test_a_wrong_person_is_refused_with_the_reason_on_their_desk_and_in_the_time
     state = load_state(incident_id)
     assert [d.approved_by for d in state.divergences.values()] == ["dan"]
     assert desk_of(incident_id, "operations_lead").message == ""  # the refusal does not follow
+
+
+def test_no_change_is_the_operations_leads_line_in_the_timeline(runtime: Runtime) -> None:
+    incident_id = "INC-DEC-NOCHANGE"
+    dispatcher = start(incident_id, runtime)
+    take_roles(dispatcher, incident_id)
+    answer(dispatcher, incident_id, "operations_lead", {"action": NO_CHANGE, "approved_by": "dan"})
+    state = load_state(incident_id)
+    assert (state.timeline[-1].actor, state.timeline[-1].text) == ("dan", "operations lead: no change (observe only)")
+    assert not state.divergences
 
 
 def test_an_answer_that_breaks_the_form_is_refused_by_the_server_and_the_desk_stays(runtime: Runtime) -> None:
@@ -178,8 +191,13 @@ def test_the_ic_declares_the_bleeding_stopped_and_the_incident_moves_on(runtime:
     answer(dispatcher, incident_id, "incident_commander", {**restored, "criterion_2": True})
     state = load_state(incident_id)
     assert state.phase in (Phase.PRESERVING_EVIDENCE, Phase.REVERTING)
-    ticked = [t.text for t in state.timeline if t.text.startswith("incident commander: exit criterion holds")]
-    assert len(ticked) == 2
+    # the restore confirmation is the IC's, line by line: each criterion met, then the phase moves on
+    lines = [(t.actor, t.text) for t in state.timeline]
+    confirmed = lines.index((ic, "exit criterion met: Error rate of the affected service back under its SLO "
+                                 "for 30 minutes."))
+    assert lines[confirmed + 1] == (ic, "exit criterion met: Latency p99 back under its SLO for 30 minutes.")
+    assert (ic, "phase: preserving evidence") in lines[confirmed + 2:]
+    assert {c: m.by for c, m in state.criteria_met.items()} == dict.fromkeys(criteria.values(), ic)
 
 
 def test_a_timed_out_desk_pages_extra_responders_then_is_answered(
@@ -195,6 +213,12 @@ def test_a_timed_out_desk_pages_extra_responders_then_is_answered(
     assert [e.idempotency_key for e in escalations] == [f"{incident_id}:roles:escalation:1"]
     assert escalations[0].responders == runtime.config.policy.escalation.extra_responders
     assert "no answer from the incident commander" in escalations[0].reason
+    ic = load_state(incident_id).commander
+    assert escalations[0].waited_for == f"the incident commander ({ic})"
+    assert escalations[0].waited == timedelta(seconds=31)  # asked at the start, escalated 31 s later
+    paged = ", ".join(runtime.config.policy.escalation.extra_responders)
+    assert (f"escalated: waited 31 s for the incident commander ({ic}), no answer; paged {paged}"
+            in [t.text for t in load_state(incident_id).timeline])
     take_roles(dispatcher, incident_id)
     clock.now += timedelta(seconds=31)
     dispatcher.run_due()  # the roles' second round finds them answered; the mitigation's first escalates
