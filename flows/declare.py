@@ -12,7 +12,7 @@ from warroom.incident.errors import IntegrationError, WarroomError
 from warroom.incident.models import Phase, Role
 from warroom.incident.rotation import Holding, suggest_roles
 from warroom.incident.state import fold
-from warroom.tasks.document import publish_document
+from warroom.tasks.document import document, publish_document
 from warroom.tasks.ledger import envelope, load_state, record_event
 from warroom.tasks.paging import page_oncall
 from warroom.tasks.runtime import current_runtime
@@ -84,10 +84,7 @@ def declare(
         )
     if rt.config.policy.severity(severity).page:
         page_oncall(incident_id, title, severity, service)
-    open_incident_ticket(
-        incident_id, service, f"[{severity}] {title}",
-        f"Incident {incident_id}, declared by {declared_by}: {'; '.join(reasons)}",
-    )
+    open_incident_ticket(incident_id, service, f"[{severity}] {title}", document(load_state(incident_id)))
     ticket = load_state(incident_id).ticket
     if ticket:
         transition_ticket(ticket[0], IN_PROGRESS)

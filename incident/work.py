@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warroom.incident.events import MAX_KEY, bounded_key
 
-WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox", "advance", "answer"]
+WorkKind = Literal["page", "start_run", "watch", "form_timeout", "inbox", "advance", "answer", "document"]
 
 # bounded backoff: 1 s, 2 s, 4 s ... never more than a minute between tries; work is never dropped
 FIRST_RETRY = timedelta(seconds=1)
@@ -92,6 +92,13 @@ def answer(incident_id: str, run_id: str, pause_key: str, now: datetime) -> Work
     whichever dispatcher sees it first."""
     return Work(key=f"{incident_id}:answer:{pause_key}", incident_id=incident_id, kind="answer", due_at=now,
                 params={"run_id": run_id, "pause_key": pause_key})
+
+
+def mirror_document(incident_id: str, version: int, now: datetime) -> Work:
+    """Write the incident document (as of ``version`` or later) into the ticket: its write failed
+    where it was made, so the dispatcher tries again, with backoff, until the tracker takes it."""
+    return Work(key=f"{incident_id}:document:{version}", incident_id=incident_id, kind="document",
+                due_at=now + FIRST_RETRY, params={"version": version})
 
 
 def retry_inbox(inbox_id: int, now: datetime) -> Work:

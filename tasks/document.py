@@ -1,12 +1,17 @@
-"""The living incident document: a Prefect Markdown artifact, rewritten from the ledger."""
+"""The living incident document: a Prefect Markdown artifact and the Jira ticket's description, both
+rewritten from the ledger."""
 
 from __future__ import annotations
+
+import logging
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
+from warroom.incident import work
 from warroom.incident.cadence import due
 from warroom.incident.document import artifact_key, render
+from warroom.incident.errors import IntegrationError
 from warroom.incident.models import Phase
 from warroom.incident.state import IncidentState
 from warroom.tasks.desks import desks
@@ -40,11 +45,47 @@ def desk_links(incident_id: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+log = logging.getLogger("warroom.document")
+
+
 @task(name="publish_document")
 def publish_document(incident_id: str) -> str:
-    """Rewrite the artifact ``incident-<id>`` from the ledger, with links to the desks; returns the Markdown."""
-    markdown = document(load_state(incident_id)) + desk_links(incident_id)
+    """Rewrite the artifact ``incident-<id>`` from the ledger: the document, then links to the desks
+    (the Prefect UI's own); the ticket's description becomes the same document. Returns the Markdown."""
+    state = load_state(incident_id)
+    text = document(state)
+    markdown = text + desk_links(incident_id)
     create_markdown_artifact(
         markdown=markdown, key=artifact_key(incident_id), description=f"Incident document for {incident_id}"
     )
+    mirror(incident_id, text)
     return markdown
+
+
+def mirror(incident_id: str, text: str | None = None) -> bool:
+    """The ticket's description becomes the document (``text``, else the document now); written only
+    if it changed. If the tracker fails, the dispatcher tries again (work in the ledger), so a Jira
+    outage never holds the incident back and the ticket catches up. Returns whether it was written."""
+    rt = current_runtime()
+    state = load_state(incident_id)
+    if state.ticket is None:
+        return False
+    try:
+        return rt.tracker.set_document(state.ticket[0], text if text is not None else document(state))
+    except IntegrationError as failed:
+        log.warning("%s: the document is not in %s yet (tried again shortly): %s", incident_id, state.ticket[0],
+                    failed)
+        again = work.mirror_document(incident_id, state.version, rt.clock())
+        if rt.ledger.work_by_key(again.key) is None:
+            rt.ledger.add_work([again])
+        return False
+
+
+def write_document(incident_id: str) -> str:
+    """The dispatcher's retry of :func:`mirror`: the document as it is now into the ticket (raises
+    while the tracker fails, so the dispatcher tries again)."""
+    state = load_state(incident_id)
+    if state.ticket is None:
+        return "no ticket"
+    written = current_runtime().tracker.set_document(state.ticket[0], document(state))
+    return f"document {'written into' if written else 'already in'} {state.ticket[0]}"

@@ -46,6 +46,7 @@ from warroom.integrations.alerts.parse import (
 from warroom.integrations.ledger import WorkRow
 from warroom.integrations.pagerduty.pager import PagerDutyPager
 from warroom.settings import Settings
+from warroom.tasks.document import write_document
 from warroom.tasks.runs import start_run
 from warroom.tasks.runtime import Runtime
 from warroom.tasks.work import Dispatcher, describe_failure
@@ -75,6 +76,10 @@ def cadence_timer(row: WorkRow) -> str:
     return "looked again at the cadence"
 
 
+def document_work(row: WorkRow) -> str:
+    return write_document(row.incident_id)
+
+
 def answer_work(row: WorkRow) -> str:
     return answered(str(row.params["run_id"]), str(row.params["pause_key"]))
 
@@ -84,7 +89,7 @@ def make_dispatcher(runtime: Runtime) -> Dispatcher:
     cadence and the desks' answers are carried out here (and, once an intake app is built on it,
     stored bodies to process again)."""
     handlers = {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer,
-                "advance": cadence_timer, "answer": answer_work}
+                "advance": cadence_timer, "answer": answer_work, "document": document_work}
     # while a sender waits, the page is tried once: a failing PagerDuty does not hold the answer back
     at_once = replace(runtime, pager=runtime.pager.trying_once()) if isinstance(runtime.pager, PagerDutyPager) else None
     return Dispatcher(runtime, handlers, at_once, poll=take_answers)
@@ -148,7 +153,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
                          "incident": outcome.incident_id, "action": outcome.action, "reason": outcome.reason}
         outcomes = receive_alerts(parsed.alerts, f"inbox-{inbox_id}", parsed.group_key, dispatcher.drive)
         counts[f"accepted:{source}"] += 1
-        new = [o for o in outcomes if o.action not in ("joined", "ignored")]
+        new = [o for o in outcomes if o.news or o.action not in ("joined", "ignored")]
         first = next((o for o in outcomes if o.incident_id), None)
         runtime.ledger.mark_inbox(
             inbox_id, "accepted" if new or not outcomes else "duplicate",
