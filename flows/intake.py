@@ -15,7 +15,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from warroom.incident import events as ev
@@ -37,6 +37,7 @@ class Outcome:
     incident_id: str | None
     action: str  # opened, joined, resolved, reopened, ignored, declared, watching, not_incident, unroutable
     reason: str
+    news: bool = False  # the alert added a fact (joined as a new alert, or fired again): not a duplicate
 
 
 def opening_key(group: str, episode: int) -> str:
@@ -141,7 +142,8 @@ class Body:
         # kept in the inbox as a duplicate; only news reaches the timeline: a new alert, or a change
         seen = self.seen.setdefault(latest_id, {})
         known = seen.get(alert.fingerprint, latest.alerts.get(alert.fingerprint))
-        if known != alert.status:
+        news = known != alert.status
+        if news:
             seen[alert.fingerprint] = alert.status
             key = f"{latest_id}:alert:{self.delivery}-{index}:{alert.fingerprint}"
             if r.action == "resolve":
@@ -151,8 +153,9 @@ class Body:
             self.pending.setdefault(latest_id, []).append(
                 ev.AlertAttached(**envelope(latest_id, key, alert.source), alert=alert))
         if latest.phase is Phase.PENDING and r.action == "join":
-            return consider(latest_id, alert, now, self)  # new labels may meet a criterion now
-        return Outcome(latest_id, "joined", r.reason)
+            decided = consider(latest_id, alert, now, self)  # new labels may meet a criterion now
+            return replace(decided, news=decided.news or news)
+        return Outcome(latest_id, "joined", r.reason, news=news)
 
 
 def receive_alerts(alerts: Sequence[Alert], delivery: str, group_key: str | None = None,

@@ -114,6 +114,24 @@ def test_a_customer_visible_alert_group_pages_once_and_starts_one_lifecycle(inta
     assert [r.status for r in rows[-2:]] in (["accepted", "duplicate"], ["duplicate", "accepted"])
 
 
+def test_an_alert_that_fires_again_after_its_resolve_is_news_in_the_inbox_not_a_duplicate(intake: Intake) -> None:
+    firing = am_group(am_alert("SearchDown", service="search", severity="critical", impact="customer"))
+    resolved = am_group(am_alert("SearchDown", status="resolved", service="search", severity="critical",
+                                 impact="customer"))
+
+    def post(body: dict[str, Any]) -> tuple[str, str, int]:
+        answer = intake.post("alertmanager", body).json()
+        incident_id = answer["alerts"][0]["incident"]
+        return (answer["alerts"][0]["action"], intake.runtime.ledger.inbox_row(answer["inbox"]).status,
+                len(intake.runtime.ledger.stream(incident_id)))
+
+    action, status, facts = post(firing)
+    assert (action, status) == ("declared", "accepted")
+    assert post(resolved) == ("resolved", "accepted", facts + 1)
+    assert post(firing) == ("joined", "accepted", facts + 2)  # it fired again: a timeline entry, so not a duplicate
+    assert post(firing) == ("joined", "duplicate", facts + 2)  # the same again: no news
+
+
 def test_a_request_that_fails_authentication_gets_401_and_stores_nothing(intake: Intake) -> None:
     before = intake.runtime.ledger.count_inbox()
     bad = intake.post("alertmanager", am_group(am_alert("X")), {"authorization": "Bearer wrong"})
