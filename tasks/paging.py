@@ -11,7 +11,6 @@ from prefect import task
 from warroom.incident import events as ev
 from warroom.incident.errors import IntegrationError
 from warroom.incident.events import Recorded
-from warroom.incident.models import Role
 from warroom.tasks.ledger import envelope, load_state, once
 from warroom.tasks.runtime import current_runtime
 
@@ -77,11 +76,11 @@ def engage_team(incident_id: str, key: str, escalation_policy: str, reason: str)
 
 @task(name="post_status_update")
 def post_status_update(incident_id: str, key: str, message: str, author: str | None = None) -> Recorded:
-    """The communications lead's update: PagerDuty status update and a comment on the Jira ticket,
-    attributed to whoever wrote it (else to the communications lead)."""
+    """A status update: PagerDuty status update and a comment on the Jira ticket, attributed to whoever
+    wrote it; ``author`` None: warroom's own (the restore and close notices), warroom's in the timeline too."""
     rt = current_runtime()
     state = load_state(incident_id)
-    actor = author or state.holder(Role.COMMUNICATIONS_LEAD) or ACTOR
+    actor = author or ACTOR
 
     person = rt.config.roster.people.get(author) if author else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import requests_seen, wait_for
+from warroom.flows.desks import settled_at_close
 from warroom.flows.lifecycle import incident_lifecycle
 from warroom.incident import events as ev
 from warroom.incident.document import artifact_key
@@ -46,6 +47,19 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
     for evidence in state.evidence:
         assert evidence.location.startswith(str(runtime.home / "evidence" / incident_id))
     assert "postmortem" in state.followups
+    # one timeline line per fact, and each decision a person made is theirs, in order
+    assert [(t.actor, t.text) for t in state.timeline] == [(r.event.actor, r.event.describe()) for r in records]
+    ic, ops, planning = state.commanders[0], state.holder(Role.OPERATIONS_LEAD), state.holder(Role.PLANNING_LEAD)
+    criteria = runtime.config.policy.exit_criteria
+    at_restore = [c for c in criteria if not settled_at_close(c)]
+    delegated = [r for r in (Role.OPERATIONS_LEAD, Role.COMMUNICATIONS_LEAD, Role.PLANNING_LEAD) if r in state.roles]
+    assert [(r.event.kind, r.event.actor) for r in records if r.event.actor != "warroom"] == [
+        ("declared", "alice"), *[("role_assigned", ic)] * len(delegated), ("phase_changed", ic),
+        ("mitigation_applied", ops), ("checkpoint_answered", ic), ("phase_changed", ic),
+        *[("exit_criterion_met", ic)] * len(at_restore), ("phase_changed", ic),
+        ("divergence_reverted", planning),
+        *[("exit_criterion_met", ic)] * (len(criteria) - len(at_restore)), ("closed", ic)]
+    assert set(state.criteria_met) == set(criteria)
     mitigation = next(r.event for r in records if isinstance(r.event, ev.MitigationApplied))
     assert mitigation.approved_by == state.holder(Role.OPERATIONS_LEAD)
 
