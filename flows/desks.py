@@ -181,6 +181,9 @@ def commander_desk(state: IncidentState, problem: str | None) -> Offer:
             changed = changed_evidence(state.evidence)
             lines.append(f"**Evidence changed since capture** (sha256 differs): {', '.join(changed)}" if changed
                          else f"Evidence hashes checked: {len(state.evidence)} unchanged. Close with a summary.")
+            criteria = remaining_criteria(state)
+            if criteria:
+                lines.append("To close, tick each exit criterion below that holds (the others were met already).")
             ask, timeout = f"{state.incident_id}:closed", policy.approvals.close
         else:
             lines += ["Before closing:", *[f"- {b}" for b in blockers]]
@@ -195,6 +198,11 @@ def commander_desk(state: IncidentState, problem: str | None) -> Offer:
     return Offer(Role.INCIDENT_COMMANDER.value, ic,
                  prefilled(form, description, your_handle=ic, action=actions[0], severity=state.severity or
                            severities[0], offer_to=state.next_commander or NOBODY), ask, timeout)
+
+
+def remaining_criteria(state: IncidentState) -> list[str]:
+    """The exit criteria nobody has said hold yet: the IC ticks them to close."""
+    return [c for c in current_runtime().config.policy.exit_criteria if c not in state.criteria_met]
 
 
 def service_criteria() -> list[str]:
@@ -421,11 +429,16 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
         closed = ev.Closed(**envelope(iid, f"{iid}:closed", who), summary=note)
         if done(closed.idempotency_key) is None:
             check(state, closed)  # the close is refused before any criterion is said to hold
-        # closing, the IC says the criteria that remain hold (the core checked divergences and evidence)
-        for n, criterion in enumerate(current_runtime().config.policy.exit_criteria, start=1):
-            if criterion not in state.criteria_met:
-                record_checked(ev.ExitCriterionMet(**envelope(iid, f"{iid}:close:criterion:{n}", who),
-                                                   criterion=criterion))
+        remaining = remaining_criteria(state)
+        unticked = [c for n, c in enumerate(remaining, start=1) if not answer.values.get(f"criterion_{n}")]
+        if unticked:
+            return "to close, tick each remaining exit criterion that holds; not ticked: " + "; ".join(
+                c.rstrip(".") for c in unticked)
+        # the IC says the criteria that remain hold (the core checked divergences and evidence)
+        everyone = current_runtime().config.policy.exit_criteria
+        for criterion in remaining:
+            record_checked(ev.ExitCriterionMet(
+                **envelope(iid, f"{iid}:close:criterion:{everyone.index(criterion) + 1}", who), criterion=criterion))
         record_checked(closed)
     elif action == OFFER:
         to = plain(answer.values.get("offer_to", NOBODY))

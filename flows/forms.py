@@ -88,7 +88,8 @@ def roles_form(handles: list[str], eligible: dict[Role, list[str]]) -> type[RunI
 
 def command_form(handles: list[str], actions: list[str], severities: list[str], teams: list[str],
                  criteria: list[str]) -> type[RunInput]:
-    """The incident commander's desk: one decision per answer; ``criteria`` are ticked to restore."""
+    """The incident commander's desk: one decision per answer; ``criteria`` are ticked to restore or to
+    close."""
     fields: dict[str, Any] = {
         "action": (_choice("CommandAction", actions), Field(description="What you decide")),
         "note": _text("Note", "Why (a checkpoint, a new severity), the reason, the briefing or the summary"),
@@ -99,7 +100,8 @@ def command_form(handles: list[str], actions: list[str], severities: list[str], 
                                                           description="Only to engage another team")),
     }
     for n, criterion in enumerate(criteria, start=1):
-        fields[f"criterion_{n}"] = (bool, Field(False, title=criterion, description="Only to restore: tick it"))
+        fields[f"criterion_{n}"] = (bool, Field(False, title=criterion,
+                                                description="Only to restore or to close: tick it if it holds"))
     fields["your_handle"] = _person(handles, "You, the incident commander")
     return _form("CommandForm", fields)
 

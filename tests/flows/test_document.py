@@ -93,14 +93,20 @@ def test_the_ticket_and_the_artifact_are_the_document_after_each_phase_written_o
     d1 = next(iter(load_state(incident_id).divergences.values()))
     for step, do in [("reverted", act("planning_lead", {"action": revert_action(d1.id, d1.revert),
                                                          "your_handle": "grace"})),
+                     ("close refused", act("incident_commander", {"action": CLOSE, "note": "index rolled back",
+                                                                  "your_handle": ic, "criterion_1": True})),
                      ("closed", act("incident_commander", {"action": CLOSE, "note": "index rolled back",
-                                                           "your_handle": ic}))]:
+                                                           "your_handle": ic, "criterion_1": True,
+                                                           "criterion_2": True}))]:
         edits = ticket.edits()
         do()
         the_same_everywhere(step)
         assert ticket.edits() - edits == 1, step
     state = load_state(incident_id)
     assert state.phase is Phase.CLOSED and "postmortem" in state.followups
+    refused = [t.text for t in state.timeline if t.text.startswith("not recorded (incident commander desk): to close")]
+    assert refused == ["not recorded (incident commander desk): to close, tick each remaining exit criterion that "
+                       "holds; not ticked: Evidence preserved and follow-up bugs filed in Jira"]
     assert f"bug filed: {state.followups['postmortem'].tracker_key} (postmortem" in (ticket.document() or "")
     assert "- DONE Error rate of the affected service back under its SLO for 30 minutes." in (ticket.document() or "")
 
