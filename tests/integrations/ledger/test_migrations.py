@@ -85,3 +85,31 @@ def test_downgrade_to_base_then_upgrade_again(ledger_url: str, engine: Engine) -
     assert current_revision(engine) is None
     with Ledger.open(ledger_url, FakeClock()) as ledger:
         assert ledger.append(declared("INC-1"), 0).seq == 1
+
+
+def test_a_pending_incident_written_before_0003_gets_the_service_and_title_of_its_alerts(
+    ledger_url: str, engine: Engine
+) -> None:
+    from sqlalchemy import insert
+
+    from warroom.integrations.ledger.schema import events, incidents
+
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0002")
+    at = declared("INC-OLD").occurred_at
+    alert = {"source": "alertmanager", "fingerprint": "fp", "status": "firing", "service": None,
+             "summary": "disk full", "labels": {}, "annotations": {}, "starts_at": None, "ends_at": None, "links": []}
+    with engine.begin() as conn:
+        for seq, service in ((1, None), (2, "search")):
+            conn.execute(insert(events).values(
+                event_id=f"e{seq}", incident_id="INC-OLD", seq=seq, kind="alert_attached",
+                payload={"alert": {**alert, "service": service, "fingerprint": f"fp{seq}"}}, actor="alertmanager",
+                occurred_at=at, recorded_at=at, idempotency_key=f"INC-OLD:alert:{seq}"))
+        conn.execute(insert(incidents).values(
+            incident_id="INC-OLD", status="pending", phase="pending", service=None, severity=None, title=None,
+            drill=False, opened_at=at, declared_at=None, closed_at=None, last_seq=2, updated_at=at))
+
+    with Ledger.open(ledger_url, FakeClock()) as ledger:  # migrates to the head
+        [row] = ledger.list_incidents(service="search")
+        assert (row.incident_id, row.title) == ("INC-OLD", "disk full")
+        assert [r.event.kind for r in ledger.stream("INC-OLD")] == ["alert_attached", "alert_attached"]
