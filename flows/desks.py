@@ -399,7 +399,7 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
             record_checked(ev.PhaseChanged(**envelope(iid, f"{iid}:phase:restoring", who), to=Phase.RESTORING))
     elif action == MORE:
         extra = list(current_runtime().config.policy.escalation.extra_responders)
-        request_responders(iid, key, extra, f"{who} asked for more support{': ' + note if note else ''}")
+        request_responders(iid, key, extra, f"{who} asked for more support{': ' + note if note else ''}", actor=who)
     elif action == RESTORED:
         if state.phase is not Phase.RESTORING:
             return "service is confirmed restored while restoring"
@@ -457,7 +457,7 @@ def decide_command(answer: Answer, state: IncidentState, who: str) -> str | None
         team = plain(answer.values.get("team", NOBODY))
         if team not in teams():
             return "pick the team to engage"
-        engage_team(iid, key, teams()[team], f"{who} engaged {team}{': ' + note if note else ''}")
+        engage_team(iid, key, teams()[team], f"{who} engaged {team}{': ' + note if note else ''}", actor=who)
     elif action.startswith("accept "):
         divergence_id = action.split()[1]
         if not note:

@@ -48,29 +48,30 @@ page_oncall = task(name="page_oncall")(page)
 
 @task(name="request_responders")
 def request_responders(incident_id: str, key: str, handles: Sequence[str], reason: str,
-                       waited_for: str | None = None, waited: timedelta | None = None) -> Recorded:
-    """Page more people onto the incident (a responder request), recorded as an escalation; a
-    question nobody answered says whom it waited for and how long."""
+                       waited_for: str | None = None, waited: timedelta | None = None,
+                       actor: str = ACTOR) -> Recorded:
+    """Page more people onto the incident (a responder request), recorded as an escalation: ``actor``'s
+    when someone asked for them; a question nobody answered says whom it waited for and how long."""
     rt = current_runtime()
     emails = [rt.config.person(h).email for h in handles]
     message = f"{rt.config.policy.escalation.message} ({reason})"
     return once(
         key,
         lambda: rt.pager.add_responders(incident_id, emails, message),
-        lambda _: ev.Escalated(**envelope(incident_id, key), reason=reason, responders=tuple(handles),
+        lambda _: ev.Escalated(**envelope(incident_id, key, actor), reason=reason, responders=tuple(handles),
                                waited_for=waited_for, waited=waited),
     )
 
 
 @task(name="engage_team")
-def engage_team(incident_id: str, key: str, escalation_policy: str, reason: str) -> Recorded:
-    """Page another team's escalation policy onto the incident (a responder request)."""
+def engage_team(incident_id: str, key: str, escalation_policy: str, reason: str, actor: str = ACTOR) -> Recorded:
+    """Page another team's escalation policy onto the incident (a responder request), ``actor``'s decision."""
     rt = current_runtime()
     message = f"{rt.config.policy.escalation.message} ({reason})"
     return once(
         key,
         lambda: rt.pager.add_responders(incident_id, [], message, escalation_policies=[escalation_policy]),
-        lambda _: ev.Escalated(**envelope(incident_id, key), reason=reason, responders=(escalation_policy,)),
+        lambda _: ev.Escalated(**envelope(incident_id, key, actor), reason=reason, responders=(escalation_policy,)),
     )
 
 

@@ -176,6 +176,8 @@ def test_the_ic_declares_the_bleeding_stopped_and_the_incident_moves_on(runtime:
     state = load_state(incident_id)
     assert state.phase is Phase.RESTORING and state.checkpoints == 1
     assert state.escalations == 1
+    [asked] = [t for t in state.timeline if t.text.startswith("escalated:")]
+    assert (asked.actor, asked.text) == (ic, f"escalated: {ic} asked for more support: need the search team")
     assert "operations_lead" in {d.desk for d in desks.desks(incident_id)}  # mitigations still possible
     schema = form_schema(desk_of(incident_id, "incident_commander"))
     criteria = {name: p["title"] for name, p in schema["properties"].items() if name.startswith("criterion_")}
@@ -329,8 +331,8 @@ def test_engaging_another_team_pages_its_escalation_policy_as_responders(
     [request] = sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id)[0].responder_requests
     assert request["policy_ids"] == ["PESC001"]
     [escalated] = [r.event for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
-    assert escalated.responders == ("PESC001",) and escalated.actor == "warroom" and "checkout errors too" in \
-        escalated.reason
+    assert escalated.responders == ("PESC001",) and escalated.actor == ic and "checkout errors too" in \
+        escalated.reason  # the IC's decision, in the timeline as theirs
 
 
 def test_naming_another_ic_in_the_roles_form_offers_command_they_must_accept(runtime: Runtime) -> None:
