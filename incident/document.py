@@ -87,7 +87,7 @@ def render(state: IncidentState, policy: Policy, due_lines: tuple[str, ...] = ()
         "",
     ]
     if state.summary:
-        lines += [state.summary.text, "", f"_({_by(state.summary)})_"]
+        lines += [state.summary.text, "", f"_({_by(state.summary)})_", ""]
     else:
         lines.append(f"{state.title or '-'} on **{state.service or 'unknown service'}**, "
                      f"severity **{state.severity or '-'}**{' (drill)' if state.drill else ''}.")
