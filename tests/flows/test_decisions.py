@@ -87,11 +87,11 @@ def test_every_role_has_a_desk_and_they_work_in_parallel(runtime: Runtime, sandb
     assert "Search is slow; we are on it." in form_text(desk_of(incident_id, "operations_lead"))
     assert dispatcher.poll() == 0  # nothing answered twice
     assert load_state(incident_id).phase is Phase.STABILISING
-    pd = requests_seen(sandboxes, sandboxes.pagerduty_url)
-    [posted] = [r for r in pd if r["path"].endswith("/status_updates")]
-    assert posted["body"] == {"message": "Search is slow; we are on it."}  # no signature: PagerDuty says who
     assert sandboxes.pagerduty_app is not None
     [pd_incident] = sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id)
+    pd = requests_seen(sandboxes, sandboxes.pagerduty_url)  # the session's sandbox: other tests' requests too
+    [posted] = [r for r in pd if r["path"] == f"/incidents/{pd_incident.id}/status_updates"]
+    assert posted["body"] == {"message": "Search is slow; we are on it."}  # no signature: PagerDuty says who
     users = {u.id: u.email for u in sandboxes.pagerduty_app.state.pagerduty.users.values()}
     assert [users[u["user_id"]] for u in pd_incident.status_updates] == ["frank@example.com"]
 
@@ -226,7 +226,10 @@ def test_a_timed_out_desk_pages_extra_responders_then_is_answered(
     dispatcher.run_due()  # the roles' second round finds them answered; the mitigation's first escalates
     keys = [r.event.idempotency_key for r in runtime.ledger.stream(incident_id) if isinstance(r.event, ev.Escalated)]
     assert keys == [f"{incident_id}:roles:escalation:1", f"{incident_id}:mitigation:escalation:1"]
-    assert any(r["path"].endswith("/responder_requests") for r in requests_seen(sandboxes, sandboxes.pagerduty_url))
+    assert sandboxes.pagerduty_app is not None
+    [pd_incident] = sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id)
+    assert any(r["path"] == f"/incidents/{pd_incident.id}/responder_requests"
+               for r in requests_seen(sandboxes, sandboxes.pagerduty_url))
 
 
 def test_a_handoff_declined_then_accepted_moves_the_desks(runtime: Runtime, sandboxes: Sandboxes) -> None:
@@ -248,8 +251,11 @@ def test_a_handoff_declined_then_accepted_moves_the_desks(runtime: Runtime, sand
     state = load_state(incident_id)
     assert state.commander == incoming and state.commanders == [outgoing, incoming]
     assert desk_of(incident_id, "incident_commander").person == incoming
+    assert sandboxes.pagerduty_app is not None
+    [pd_incident] = sandboxes.pagerduty_app.state.pagerduty.incidents_for_key(incident_id)
     pd = requests_seen(sandboxes, sandboxes.pagerduty_url)
-    assert any(r["method"] == "POST" and r["path"].endswith("/notes") and incoming in str(r["body"]) for r in pd)
+    assert any(r["method"] == "POST" and r["path"] == f"/incidents/{pd_incident.id}/notes"
+               and incoming in str(r["body"]) for r in pd)
 
 
 def test_a_handoff_nobody_accepts_lapses(make_runtime: Callable[..., Runtime]) -> None:
