@@ -1,5 +1,7 @@
 """Sandboxes set up from warroom's own configuration: the roster's people are the PagerDuty users,
-each team's people (in roster order) its escalation policy, and services.yaml's Jira projects exist."""
+each team's people (in roster order) its escalation policy, and services.yaml's Jira projects exist.
+warroom acts in both as a bot user of its own (as a team sets it up for real: a PagerDuty user for the
+REST API's From header, a Jira account for the API token), so what warroom does is never a person's."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
     users = [
         SandboxUser(p.pagerduty_user or f"PUSR{n:03d}", p.name, p.email)
         for n, p in enumerate(people.values(), start=1)
-    ]
+    ] + [SandboxUser("PWARROOM", "warroom", BOT_EMAIL)]
     policies = {
         team.escalation_policy: [p.email for p in people.values() if p.team == key]
         for key, team in config.roster.teams.items()
@@ -30,7 +32,7 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
     return PagerDutySetup(
         api_token="sbx_" + secrets.token_hex(12),
         routing_key=routing_key,
-        from_email=next(iter(people.values())).email,
+        from_email=BOT_EMAIL,
         users=users,
         escalation_policies=policies,
         routing_keys={routing_key: first.escalation_policy},
