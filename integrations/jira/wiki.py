@@ -58,7 +58,7 @@ _BACKSLASH = "&#92;"
 _EMOTICON = re.compile(r"\((?:y|n|i|/|x|!|\+|-|\?|on|off|\*[rgby]?|flag|flagoff)\)")
 _MD_ESCAPABLE = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _URL = re.compile(r"https?://[^\s<>]+")
-_URL_UNSAFE = {"|": "%7C", "[": "%5B", "]": "%5D", "{": "%7B", "}": "%7D", " ": "%20"}
+_URL_UNSAFE = {"|": "%7C", "[": "%5B", "]": "%5D", "{": "%7B", "}": "%7D", " ": "%20", "\\": "%5C"}
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -82,6 +82,7 @@ def _escape(text: str, before: str = "", after: str = "") -> str:
     """``text`` as Jira shows it literally. ``before`` and ``after`` are the characters around it in
     the output (a markup character next to a letter or digit is not markup)."""
     out: list[str] = []
+    line_start = not before.strip()  # nothing but spaces before: a # would start a numbered list
     for i, char in enumerate(text):
         prev = text[i - 1] if i else before
         nxt = text[i + 1] if i + 1 < len(text) else after
@@ -94,13 +95,14 @@ def _escape(text: str, before: str = "", after: str = "") -> str:
         elif char == "?":
             out.append("\\?" if "?" in (prev, nxt) else "?")
         elif char == "#":
-            out.append("\\#" if not "".join(out).strip() and not before.strip() else "#")
+            out.append("\\#" if line_start else "#")
         elif char == "(" and _EMOTICON.match(text, i):
             out.append("\\(")
         elif char in "()" and prev and prev in ":;":
             out.append("\\" + char)
         else:
             out.append(char)
+        line_start = line_start and char.isspace()
     return "".join(out)
 
 

@@ -106,6 +106,7 @@ def test_lines_blank_lines_and_the_final_newline_are_kept() -> None:
     ("![graph](https://x.example/g.png)", "[graph|https://x.example/g.png]"),
     ("<https://x.example/a_b>", "[https://x.example/a_b]"),
     ("see https://wiki.example.com/incident_management-v2.", "see https://wiki.example.com/incident_management-v2."),
+    ("https://x.example/a\\\\b", "https://x.example/a%5C%5Cb"),  # no \\\\ (a line break in Jira)
 ])
 def test_inline_markup(markdown: str, wiki: str) -> None:
     assert inline(markdown) == wiki
@@ -195,9 +196,11 @@ MARKDOWN = st.lists(st.one_of(MARKDOWN_BITS, WORDS, st.text(max_size=3)), max_si
 
 
 def words(text: str) -> list[str]:
-    """The words a reader sees: runs of letters and digits. A fence's info string is not text (a
-    Markdown renderer does not show it), nor are a list's numbers or a task's ``x``: left out."""
-    lines = [line for line in text.splitlines() if not re.match(r"^ *(```|~~~)", line)]
+    """The words a reader sees: runs of letters and digits. A fence's info string (in a quote too) is
+    not text (a Markdown renderer does not show it), nor are a list's numbers or a task's ``x``: left
+    out."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [line for line in lines if not re.match(r"^[ \t>]*(```|~~~)", line)]
     return [w for w in re.findall(r"[^\W_]+", "\n".join(lines)) if len(w) > 1 and not w.isdigit()]
 
 
