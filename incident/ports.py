@@ -80,8 +80,9 @@ class Tracker(Protocol):
         ...
 
     def set_document(self, key: str, document: str) -> bool:
-        """Make the ticket's description show ``document`` (what people wrote there stays); written
-        only when it changes: returns whether it was."""
+        """Make the ticket's description show ``document``, the incident document in Markdown, in the
+        tracker's own markup (what people wrote there stays); written only when what the tracker holds
+        changes: returns whether it was."""
         ...
 
     def file_followup(

@@ -9,11 +9,14 @@ Side effects happen once (DESIGN §6):
   The search does not name a project: an intent is filed once, wherever. Each description ends
   with a line ``warroom: {"incident": ..., "intent": ..., "kind": ...}`` so that
   :meth:`JiraTracker.find_followups` gives back the exact intent (a label is only its slug).
-- The incident ticket's description is the incident document (:meth:`JiraTracker.set_document`):
-  warroom's part sits between two marker lines (:data:`DOCUMENT_BEGIN`, :data:`DOCUMENT_END`), and
-  whatever people write above or below them is kept. It is read, and written only when warroom's
-  part would change, so a retry or a rerun writes nothing, and each change is one edit. Jira holds
-  at most :data:`DESCRIPTION_MAX` characters: a longer document is cut at a line, with a note.
+- The incident ticket's description is the incident document (:meth:`JiraTracker.set_document`),
+  converted from Markdown to Jira wiki markup (:func:`integrations.jira.wiki.to_wiki`: REST v2
+  renders wiki markup, not Markdown): warroom's part sits between two marker lines
+  (:data:`DOCUMENT_BEGIN`, :data:`DOCUMENT_END`), and whatever people write above or below them is
+  kept. It is read, and written only when warroom's part as stored (the converted text) would change,
+  so a retry or a rerun writes nothing, and each change is one edit. Jira holds at most
+  :data:`DESCRIPTION_MAX` characters: a longer document is cut at a line, with a note, and a code or
+  quote block the cut leaves open is closed.
 - A comment is posted again only if no new comment with the same body appeared since the first
   attempt; a transition is not repeated once the issue reached its target status; a remote link is
   not added twice for the same URL; an assignment is a plain overwrite.
@@ -46,6 +49,7 @@ from warroom.incident.errors import IntegrationError
 from warroom.incident.models import FollowUp, FollowUpKind
 from warroom.incident.ports import Ticket
 from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.jira.wiki import closing, to_wiki
 from warroom.integrations.retry import Retryable, RetryPolicy, call_with_retry, parse_retry_after, scrub
 
 __all__ = [
@@ -189,14 +193,17 @@ def _parts(description: str) -> tuple[str, str, str | None, str | None]:
 
 
 def document_of(description: str | None) -> str | None:
-    """warroom's part of a ticket's description (the incident document as written), if it has one."""
+    """warroom's part of a ticket's description (the incident document as written: Jira wiki markup),
+    if it has one."""
     return _parts(description or "")[2]
 
 
 def with_document(description: str | None, document: str, limit: int = DESCRIPTION_MAX) -> str:
-    """``description`` with warroom's part set to ``document``: people's text above and below the
-    markers and the intent marker line are kept as they are. The document is cut at a line, with a
-    note, so that the whole fits in ``limit`` characters (people's text is never cut)."""
+    """``description`` with warroom's part set to ``document`` (as it is to be stored: Jira wiki
+    markup), people's text above and below the markers and the intent marker line kept as they are.
+    The document is cut at a line, with a note, so that the whole fits in ``limit`` characters
+    (people's text is never cut); a ``{code}``, ``{noformat}`` or ``{quote}`` the cut leaves open is
+    closed before the note."""
     above, below, _, marker = _parts(description or "")
 
     def compose(doc: str) -> str:
@@ -210,7 +217,12 @@ def with_document(description: str | None, document: str, limit: int = DESCRIPTI
     note = CUT_NOTE.format(limit=limit)
     room = limit - (len(whole) - len(doc)) - len(note) - 1
     kept = doc[: max(room, 0)]
-    kept = kept.rsplit("\n", 1)[0] if "\n" in kept else ""
+    while True:
+        kept = kept.rsplit("\n", 1)[0] if "\n" in kept else ""
+        close = closing(kept)
+        if not kept or len(kept) + len(close) + 1 <= room:
+            break
+    kept = f"{kept}\n{close}" if kept and close else kept
     return compose(f"{kept}\n{note}" if kept else note)
 
 
@@ -371,26 +383,29 @@ class JiraTracker:
     # the port -----------------------------------------------------------------------------------
     def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket:
         """The incident's own ticket (intent ``incident``), filed once; ``description`` is the incident
-        document, warroom's part of the description (:meth:`set_document` keeps it up to date)."""
+        document (Markdown), warroom's part of the description once converted to Jira wiki markup
+        (:meth:`set_document` keeps it up to date)."""
         key, _ = self._file(
             "open_ticket",
             incident_id,
             TICKET_INTENT,
             project,
             summary,
-            with_document(_with_marker("", incident_id, TICKET_INTENT, "incident"), description),
+            with_document(_with_marker("", incident_id, TICKET_INTENT, "incident"), to_wiki(description)),
             [TICKET_LABEL],
         )
         return Ticket(key=key, url=self.browse_url(key))
 
     def set_document(self, key: str, document: str) -> bool:
-        """Make warroom's part of ``key``'s description ``document`` (:func:`with_document`); people's
-        text stays. Written only if it changes: returns whether it was written."""
+        """Make warroom's part of ``key``'s description ``document``, a Markdown text, converted to Jira
+        wiki markup (:func:`to_wiki`, then :func:`with_document`); people's text stays. Written only if
+        what Jira would then hold differs from what it holds: returns whether it was written."""
+        wiki = to_wiki(document)
 
         def attempt(client: JIRA) -> bool:
             issue = client.issue(key, fields="description")
             current = _ticket_fields(issue.raw).get("description")
-            wanted = with_document(current if isinstance(current, str) else None, document)
+            wanted = with_document(current if isinstance(current, str) else None, wiki)
             if wanted == current:
                 return False
             issue.update(fields={"description": wanted})

@@ -1,6 +1,6 @@
-"""The living document where people read it: the Jira ticket's description and the Prefect artifact are
-the document, after every phase, and Jira is written once per change. The communications lead keeps
-the summary and the detailed status from their desk."""
+"""The living document where people read it: the Jira ticket's description (in Jira's wiki markup)
+and the Prefect artifact (Markdown) are the document, after every phase, and Jira is written once per
+change. The communications lead keeps the summary and the detailed status from their desk."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from warroom.incident import events as ev
 from warroom.incident.document import artifact_key
 from warroom.incident.models import Phase
 from warroom.integrations.jira.tracker import document_of
+from warroom.integrations.jira.wiki import to_wiki
 from warroom.integrations.sandbox.recorder import Fault
 from warroom.integrations.sandbox.server import Sandboxes
 from warroom.tasks.document import document, publish_document
@@ -64,8 +65,9 @@ def test_the_ticket_and_the_artifact_are_the_document_after_each_phase_written_o
 
     def the_same_everywhere(step: str) -> None:
         text = document(load_state(incident_id))
-        assert ticket.document() == text.rstrip("\n"), step
-        assert artifact(incident_id).startswith(text), step  # then the desks' links (the Prefect UI's own)
+        assert ticket.document() == to_wiki(text).rstrip("\n"), step  # in Jira's wiki markup
+        assert artifact(incident_id).startswith(text), step  # Markdown, then the links to the desks
+        assert ticket.document() != text.rstrip("\n"), step  # Jira is not shown Markdown
 
     the_same_everywhere("declared")
     ic = load_state(incident_id).commander
@@ -107,8 +109,10 @@ def test_the_ticket_and_the_artifact_are_the_document_after_each_phase_written_o
     refused = [t.text for t in state.timeline if t.text.startswith("not recorded (incident commander desk): to close")]
     assert refused == ["not recorded (incident commander desk): to close, tick each remaining exit criterion that "
                        "holds; not ticked: Evidence preserved and follow-up bugs filed in Jira"]
-    assert f"bug filed: {state.followups['postmortem'].tracker_key} (postmortem" in (ticket.document() or "")
-    assert "- DONE Error rate of the affected service back under its SLO for 30 minutes." in (ticket.document() or "")
+    assert f"* bug filed: {state.followups['postmortem'].tracker_key} (postmortem" in (ticket.document() or "")
+    assert "* DONE Error rate of the affected service back under its SLO for 30 minutes." in (ticket.document() or "")
+    assert (ticket.document() or "").startswith(f"h1. Incident {incident_id} · ")
+    assert "\nh2. Timeline (newest first, UTC)\n" in (ticket.document() or "")
 
     edits = ticket.edits()
     publish_document.fn(incident_id)  # a rerun: nothing changed, nothing written
@@ -164,9 +168,9 @@ def test_a_jira_outage_holds_nothing_back_and_the_ticket_catches_up(
         recorder.set_faults([])
     state = load_state(incident_id)
     assert state.phase is Phase.STABILISING
-    assert ticket.document() != document(state).rstrip("\n")  # behind
+    assert ticket.document() != to_wiki(document(state)).rstrip("\n")  # behind
     [retry] = [w for w in runtime.ledger.work_rows(incident_id, status="pending") if w.kind == "document"]
     clock.now += timedelta(seconds=2)
     assert dispatcher.run_due() >= 1
     assert runtime.ledger.work_by_key(retry.key).status == "done"  # type: ignore[union-attr]
-    assert ticket.document() == document(load_state(incident_id)).rstrip("\n")  # caught up
+    assert ticket.document() == to_wiki(document(load_state(incident_id))).rstrip("\n")  # caught up

@@ -78,11 +78,26 @@ def test_the_ticket_description_is_the_document_written_once_per_change(
     assert tracker.set_document(ticket.key, v2) is False  # a retry or a rerun writes nothing
     assert edits(jira_sandbox, ticket.key) == 1
     description = jira_sandbox.state.issue(ticket.key).description
-    assert document_of(description) == v2.rstrip("\n")
+    assert document_of(description) == "h1. doc v2\n\nh2. Timeline\n* paged\n* declared"  # Jira's wiki markup
     assert description is not None and description.startswith(DOCUMENT_BEGIN)
     # the intent marker stays last: the ticket is still found as the incident's
     assert description.splitlines()[-1].startswith('warroom: {"incident": "INC-2025-0042", "intent": "incident"')
     assert tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", "ignored: filed already") == ticket
+
+
+def test_the_document_is_compared_as_jira_holds_it_in_wiki_markup(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    markdown = "## Status\n**active**, ticket [OPS-1](https://jira.example.com/browse/OPS-1)\n- paged `bob`\n"
+    ticket = tracker.open_ticket(INCIDENT, "OPS", "Checkout is down", markdown)
+    wiki = "h2. Status\n*active*, ticket [OPS-1|https://jira.example.com/browse/OPS-1]\n* paged {{bob}}"
+    assert document_of(jira_sandbox.state.issue(ticket.key).description) == wiki  # filed converted
+    assert tracker.set_document(ticket.key, markdown) is False
+    # another Markdown spelling of the same document: Jira would hold the same text, nothing is written
+    assert tracker.set_document(ticket.key, markdown.replace("- paged", "* paged").replace("**", "__")) is False
+    assert edits(jira_sandbox, ticket.key) == 0
+    assert tracker.set_document(ticket.key, markdown.replace("`bob`", "`bob` and {carol}")) is True
+    assert document_of(jira_sandbox.state.issue(ticket.key).description) == wiki + " and \\{carol\\}"
 
 
 def test_what_people_write_around_the_document_stays(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
@@ -109,7 +124,7 @@ def test_a_document_longer_than_jira_holds_is_cut_at_a_line_with_a_note(
     description = jira_sandbox.state.issue(ticket.key).description or ""
     assert len(description) <= DESCRIPTION_MAX
     kept = document_of(description) or ""
-    assert kept.startswith("# doc\n- line 0 of the timeline\n")
+    assert kept.startswith("h1. doc\n* line 0 of the timeline\n")
     body, note = kept.rsplit("\n", 1)
     assert note.startswith("… (cut here: Jira holds 32,767 characters")
     assert body.endswith(" of the timeline")  # cut at a line, not inside one
@@ -122,6 +137,17 @@ def test_with_document_has_no_markers_to_find_in_plain_text() -> None:
     assert with_document(None, "doc") == f"{DOCUMENT_BEGIN}\ndoc\n{DOCUMENT_END}"
     with_people = "p" * 100
     assert with_document(with_people, "x\n" * 100, limit=250).startswith(with_people)  # never cut
+
+
+def test_a_cut_closes_the_code_or_quote_block_it_leaves_open() -> None:
+    doc = "h2. Logs\n{quote}\n{noformat}\n" + "".join(f"log line {n}\n" for n in range(100)) + "{noformat}\n{quote}"
+    cut = document_of(with_document(None, doc, limit=600)) or ""
+    body, note = cut.rsplit("\n", 1)
+    assert note.startswith("… (cut here: Jira holds 600 characters")
+    assert body.startswith("h2. Logs\n{quote}\n{noformat}\nlog line 0\n")
+    assert len(with_document(None, doc, limit=600)) <= 600
+    lines = body.splitlines()
+    assert lines[-2:] == ["{noformat}", "{quote}"] and lines[-3].startswith("log line ")
 
 
 def test_followup_filed_twice_is_one_issue(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
