@@ -83,7 +83,8 @@ def config_check(
         raise typer.Exit(code=1) from None
     typer.echo(
         f"ok: {len(config.services.services)} services, {len(config.roster.teams)} teams, "
-        f"{len(config.roster.people)} people, {len(config.runbooks)} runbooks in {directory}"
+        f"{len(config.roster.people)} people, {len(config.runbooks)} runbooks, "
+        f"{len(config.drills)} drill scenarios in {directory}"
     )
 
 

@@ -25,7 +25,7 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
     for service in config.services.services.values():
         policies.setdefault(service.escalation_policy, policies.get(config.roster.teams[service.owner]
                                                                    .escalation_policy, []))
-    routing_key = secrets.token_hex(16)
+    routing_key, drill_key = secrets.token_hex(16), secrets.token_hex(16)
     first = next(iter(config.services.services.values()))
     return PagerDutySetup(
         api_token="sbx_" + secrets.token_hex(12),
@@ -33,7 +33,9 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
         from_email=next(iter(people.values())).email,
         users=users,
         escalation_policies=policies,
-        routing_keys={routing_key: first.escalation_policy},
+        # drills page a service of their own (the drill routing key), never the production one
+        routing_keys={routing_key: first.escalation_policy, drill_key: first.escalation_policy},
+        drill_routing_key=drill_key,
     )
 
 
