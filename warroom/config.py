@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from prefect.client.schemas.schedules import CronSchedule
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -142,6 +143,9 @@ def load_config(config_dir: Path) -> WarroomConfig:
         if scenario is not None:
             drills[path.stem] = scenario
 
+    if policy is not None:
+        problems += _check_schedule(policy)
+
     config: WarroomConfig | None = None
     if policy is not None and roster is not None and services is not None:
         config = WarroomConfig(policy=policy, roster=roster, services=services, runbooks=runbooks, drills=drills)
@@ -155,6 +159,16 @@ def load_config(config_dir: Path) -> WarroomConfig:
         located = [_with_line(p, documents.get(p.file)) for p in problems]
         raise ConfigError([str(p) for p in _sorted(located)])
     return config
+
+
+def _check_schedule(policy: Policy) -> list[Problem]:
+    """The drill schedule as Prefect will take it (a cron it can run, an IANA time zone)."""
+    try:
+        CronSchedule(cron=policy.drills.schedule, timezone=policy.drills.timezone)
+    except ValidationError as exc:
+        return [Problem(POLICY_FILE, ("drills", str(e["loc"][0]) if e["loc"] else "schedule"),
+                        str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors(include_url=False)]
+    return []
 
 
 def _salvage(
