@@ -203,7 +203,7 @@ class Comparison:
         out += [f"{phase.value.replace('_', ' '):22} {fmt(a):>28} {fmt(b):>28}" for phase, a, b in self.phases]
         for name, timeline in ((self.original, self.original_timeline), (self.drill, self.drill_timeline)):
             out += ["", f"{name}: what was done (time since declared)"]
-            out += [f"  +{fmt(at):>8}  {actor:10} {what}" for at, actor, what in timeline]
+            out += [f"  {'+' + fmt(at):>9}  {actor:10} {what}" for at, actor, what in timeline]
         return out
 
 
