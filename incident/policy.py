@@ -244,7 +244,12 @@ def _delay(value: object) -> timedelta:
     """Like :func:`~incident.policy.parse_duration`, but zero (``0s``, ``0``) is allowed: at once."""
     if value in (0, "0", "0s", "0m") or value == timedelta(0):
         return timedelta(0)
-    return parse_duration(value)
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "delay", "must be a wait such as 0s, 30s or 2m (whole seconds), got {got}", {"got": repr(value)}
+        ) from None
 
 
 Delay = Annotated[

@@ -166,7 +166,8 @@ def _check_schedule(policy: Policy) -> list[Problem]:
     try:
         CronSchedule(cron=policy.drills.schedule, timezone=policy.drills.timezone)
     except ValidationError as exc:
-        return [Problem(POLICY_FILE, ("drills", str(e["loc"][0]) if e["loc"] else "schedule"),
+        named = {"cron": "schedule", "timezone": "timezone"}  # Prefect's names -> policy.yaml's
+        return [Problem(POLICY_FILE, ("drills", named.get(str(e["loc"][0]) if e["loc"] else "", "schedule")),
                         str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors(include_url=False)]
     return []
 
