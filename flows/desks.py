@@ -62,7 +62,7 @@ from warroom.incident.rotation import Suggestion, suggest_roles
 from warroom.incident.state import IncidentState, check
 from warroom.tasks import desks as desk_runs
 from warroom.tasks.desks import Answer
-from warroom.tasks.document import publish_document, reminders
+from warroom.tasks.document import publish_comparison, publish_document, reminders
 from warroom.tasks.evidence import changed_evidence, snapshot_evidence
 from warroom.tasks.handoff import hand_over_command
 from warroom.tasks.ledger import done, envelope, load_state, record_event
@@ -629,6 +629,8 @@ def wrap_up(incident_id: str) -> None:
                   f"Write the postmortem for {incident_id}. The IC's summary: {state.close_summary}")
     if state.ticket:
         transition_ticket(state.ticket[0], DONE)
+    if state.drill:  # a replay: its timeline beside the original's, as an artifact
+        publish_comparison(incident_id)
 
 
 def cadence(incident_id: str) -> None:

@@ -141,6 +141,7 @@ def drill(scenario: str | None = None, replay: str | None = None, speed: float =
     and starts the lifecycle run, which shows the desks as for any incident. Returns the incident id.
     ``scenario`` and ``roles`` None: the policy's (``drills`` in policy.yaml), as the schedule runs it."""
     rt = current_runtime()
+    rt.pager_for(drill=True)  # no drill routing key: refused before any alert goes out, saying what to set
     roles = roles or rt.config.policy.drills.roles
     plan = plan_drill(rt.config, rt.ledger.stream, rt.clock(), scenario, replay, speed, roles, drill_id)
     log = get_run_logger()

@@ -27,6 +27,7 @@ from warroom.intake import make_dispatcher
 from warroom.integrations.sandbox.server import Sandboxes
 from warroom.responder import Responder
 from warroom.runner import deployments
+from warroom.tasks.document import comparison_key
 from warroom.tasks.ledger import load_state
 from warroom.tasks.runtime import Runtime
 
@@ -194,6 +195,11 @@ def test_a_replay_sends_the_original_alerts_in_order_compressed_and_compares_bot
     assert f"{plan.incident_id}: what was done (time since declared)" in lines
     closes = [line for line in lines if " closed: " in line]
     assert len(closes) == 2
+    # and as the drill closed, the same comparison became an artifact
+    from prefect.client.orchestration import get_client
+    with get_client(sync_client=True) as client:
+        found = [a for a in client.read_latest_artifacts(limit=100) if a.key == comparison_key(plan.incident_id)]
+    assert found and "\n".join(lines) in str(found[0].data)
 
 
 def test_the_drill_deployment_is_scheduled_from_policy_in_prefect_yaml_and_in_what_up_serves() -> None:
