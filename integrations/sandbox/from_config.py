@@ -40,8 +40,9 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
 
 
 def jira_options(config: WarroomConfig) -> dict[str, Any]:
+    drills = config.policy.drills.jira_project  # where drill tickets go, if policy names a project of their own
     projects = sorted({s.jira_project for s in config.services.services.values()}
-                      | {t.jira_project for t in config.roster.teams.values()})
+                      | {t.jira_project for t in config.roster.teams.values()} | ({drills} if drills else set()))
     users = [
         {"accountId": f"acct-{handle}", "displayName": p.name, "emailAddress": p.email}
         for handle, p in config.roster.people.items()
