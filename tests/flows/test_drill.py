@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.helpers import CONFIGS, requests_seen, wait_for
-from warroom.flows.declare import oncall_handle
+from warroom.flows.declare import drill_picks, oncall_handle
 from warroom.flows.drill import comparison_lines, plan_drill, send_drill
 from warroom.flows.intake import receive_alerts
 from warroom.flows.lifecycle import incident_lifecycle
@@ -215,3 +215,35 @@ def test_the_drill_deployment_is_scheduled_from_policy_in_prefect_yaml_and_in_wh
     assert (schedule.cron, schedule.timezone) == ("30 9 * * 1", "Europe/Paris")
     assert served["drill"].entrypoint is not None and served["drill"].entrypoint.endswith("deployments.py:drill")
     assert {d.name: bool(d.schedules) for d in deployments()} == {"lifecycle": False, "drill": True}
+
+
+def test_roles_auto_picks_by_the_rotation_rule_from_the_ledgers_history(runtime: Runtime) -> None:
+    """The sample roster, three past incidents in the ledger (one a drill, one outside the 90-day window)
+    and erin on call: each role goes to whoever held it least, not erin, one role each, ties by handle."""
+    now = runtime.clock()
+
+    def past(iid: str, days_ago: int, ic: str, leads: dict[Role, str], drill: bool = False) -> None:
+        at = now - timedelta(days=days_ago)
+        envelope = {"incident_id": iid, "occurred_at": at}
+        events: list[ev.Event] = [ev.Declared(**envelope, actor="alertmanager", idempotency_key=f"{iid}:declared",
+                                              title="t", service="checkout", severity="SEV2", commander=ic,
+                                              reasons=("r",), drill=drill)]
+        events += [ev.RoleAssigned(**envelope, actor=ic, idempotency_key=f"{iid}:role:{role.value}", role=role,
+                                   person=person) for role, person in leads.items()]
+        runtime.ledger.write_many(events, 0)
+
+    past("INC-OLD", 200, "grace", {Role.OPERATIONS_LEAD: "heidi"})  # outside the window: does not count
+    past("INC-REAL", 10, "alice", {Role.OPERATIONS_LEAD: "bob", Role.COMMUNICATIONS_LEAD: "carol",
+                                   Role.PLANNING_LEAD: "frank"})
+    past("INC-DRILL", 5, "carol", {Role.OPERATIONS_LEAD: "dan", Role.COMMUNICATIONS_LEAD: "frank",
+                                   Role.PLANNING_LEAD: "grace"}, drill=True)
+    picks = drill_picks("INC-THIS-DRILL", oncall="erin")
+    assert {role: pick.person for role, pick in picks.items()} == {
+        Role.INCIDENT_COMMANDER: "grace",  # alice and carol commanded once each; erin is on call
+        Role.OPERATIONS_LEAD: "alice",  # alice and heidi never (heidi's was 200 days ago): alice by handle
+        Role.COMMUNICATIONS_LEAD: "heidi",  # carol and frank once each; grace is taken
+        Role.PLANNING_LEAD: "bob",  # frank once (the drill counts too); grace is taken
+    }
+    assert picks[Role.PLANNING_LEAD].reason == (
+        "bob: planning lead 0 times in the last 90 days (never); not on call (erin is)")
+    assert drill_picks("INC-THIS-DRILL", oncall="erin") == picks  # deterministic
