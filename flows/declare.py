@@ -8,6 +8,7 @@ from datetime import timedelta
 from prefect import flow, get_run_logger
 
 from warroom.incident import events as ev
+from warroom.incident.drills import ROLES_LABEL, RolePick, alert_labels, drill_rotation
 from warroom.incident.errors import IntegrationError, WarroomError
 from warroom.incident.models import Phase, Role
 from warroom.incident.rotation import Holding, suggest_roles
@@ -34,12 +35,15 @@ def oncall_handle(service: str) -> str | None:
     return next((by_email[o.email.lower()] for o in oncalls if o.email.lower() in by_email), None)
 
 
-def role_history(days: int) -> list[Holding]:
-    """Who held which role in the incidents of the last ``days`` days (for rotation)."""
+def role_history(days: int, include_drills: bool = False, excluding: str | None = None) -> list[Holding]:
+    """Who held which role in the incidents of the last ``days`` days (for rotation); with
+    ``include_drills``, in the drills too (who has practised what)."""
     rt = current_runtime()
     since = rt.clock() - timedelta(days=days)
     history: list[Holding] = []
-    for row in rt.ledger.list_incidents(since=since, include_drills=False, limit=500):
+    for row in rt.ledger.list_incidents(since=since, include_drills=include_drills, limit=500):
+        if row.incident_id == excluding:
+            continue
         state = fold(rt.ledger.stream(row.incident_id), row.incident_id)
         if state.declared_at is None:
             continue
@@ -49,6 +53,37 @@ def role_history(days: int) -> list[Holding]:
             if (holder := state.holder(role)) is not None
         ]
     return history
+
+
+def drill_picks(incident_id: str, oncall: str | None) -> dict[Role, RolePick]:
+    """Who practises which role in this drill: the rotation over real incidents and drills alike,
+    leaving out whoever is on call now (and this drill itself)."""
+    rt = current_runtime()
+    window = rt.config.policy.rotation_window_days
+    history = role_history(window, include_drills=True, excluding=incident_id)
+    return drill_rotation(rt.config.roster, history, rt.clock(), window, [oncall] if oncall else [])
+
+
+def drill_roles_mode(incident_id: str) -> str:
+    """``auto`` or ``ask``, as the drill's alerts say (a drill declared by hand: ``ask``)."""
+    return str(alert_labels(current_runtime().ledger.stream(incident_id)).get(ROLES_LABEL, "ask"))
+
+
+def assign_by_rotation(incident_id: str, picks: dict[Role, RolePick]) -> None:
+    """``--roles auto``: the drill's leads by rotation, recorded as the IC's roles decision with each
+    pick's reason, and the drill moves on to stabilising (no roles form)."""
+    state = load_state(incident_id)
+    if state.phase is not Phase.DECLARED:
+        return
+    ic = state.holder(Role.INCIDENT_COMMANDER)
+    assert ic is not None
+    for role in (Role.OPERATIONS_LEAD, Role.COMMUNICATIONS_LEAD, Role.PLANNING_LEAD):
+        pick = picks[role]
+        if pick.person is not None and pick.person != ic:
+            record_event(ev.RoleAssigned(**envelope(incident_id, f"{incident_id}:role:{role.value}", ic), role=role,
+                                         person=pick.person, reason=f"drill rotation: {pick.reason}"))
+    record_event(ev.PhaseChanged(**envelope(incident_id, f"{incident_id}:phase:stabilising", "warroom"),
+                                 to=Phase.STABILISING))
 
 
 @flow(name="declare")
@@ -68,9 +103,14 @@ def declare(
     rt.config.policy.severity(severity)  # an unknown severity is refused with the known ones
 
     oncall = oncall_handle(service)
+    picks = drill_picks(incident_id, oncall) if drill and load_state(incident_id).phase in (
+        Phase.PENDING, Phase.DECLARED) else None
     if load_state(incident_id).phase is Phase.PENDING:
-        # the first IC: the on-call; else whoever declared, if on the roster; else the rotation's pick
+        # the first IC: the on-call; else whoever declared, if on the roster; else the rotation's pick;
+        # a drill's: the drill rotation's (who has commanded least, and is not on call now)
         commander = oncall or (declared_by if declared_by in rt.config.roster.people else None)
+        if picks is not None and picks[Role.INCIDENT_COMMANDER].person is not None:
+            commander = picks[Role.INCIDENT_COMMANDER].person
         if commander is None:
             commander = suggest_roles(rt.config.roster, [], rt.clock(), 1)[Role.INCIDENT_COMMANDER].person
         if commander is None:
@@ -82,8 +122,10 @@ def declare(
                 reasons=tuple(reasons), drill=drill,
             )
         )
+    if picks is not None and drill_roles_mode(incident_id) == "auto":
+        assign_by_rotation(incident_id, picks)
     if rt.config.policy.severity(severity).page:
-        page_oncall(incident_id, title, severity, service)
+        page_oncall(incident_id, title, severity, service, drill=load_state(incident_id).drill)
     open_incident_ticket(incident_id, service, f"[{severity}] {title}", document(load_state(incident_id)))
     ticket = load_state(incident_id).ticket
     if ticket:

@@ -19,7 +19,7 @@ form.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from prefect import flow
 from prefect.input import RunInput
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from warroom.flows.declare import role_history
+from warroom.flows.declare import drill_picks, oncall_handle, role_history
 from warroom.flows.forms import (
     EDIT_DETAILED,
     EDIT_SUMMARY,
@@ -55,13 +55,14 @@ from warroom.incident import events as ev
 from warroom.incident import work
 from warroom.incident.cadence import due
 from warroom.incident.document import artifact_key
+from warroom.incident.drills import RolePick
 from warroom.incident.errors import IllegalTransitionError, WarroomError
 from warroom.incident.models import Phase, Role
-from warroom.incident.rotation import suggest_roles
+from warroom.incident.rotation import Suggestion, suggest_roles
 from warroom.incident.state import IncidentState, check
 from warroom.tasks import desks as desk_runs
 from warroom.tasks.desks import Answer
-from warroom.tasks.document import publish_document, reminders
+from warroom.tasks.document import publish_comparison, publish_document, reminders
 from warroom.tasks.evidence import changed_evidence, snapshot_evidence
 from warroom.tasks.handoff import hand_over_command
 from warroom.tasks.ledger import done, envelope, load_state, record_event
@@ -118,7 +119,8 @@ def handles() -> list[str]:
 def header(state: IncidentState, who: str, label: str, lines: list[str], problem: str | None) -> str:
     """What is asked, of whom, what is due; then the incident in brief, the whole document one click away."""
     top = [f"> **Not recorded:** {problem}", ""] if problem else []
-    return "\n".join([*top, f"## {state.incident_id} · {label} desk · **{who}**", "", *lines, "", "---", "",
+    drill = "[DRILL] " if state.drill else ""
+    return "\n".join([*top, f"## {drill}{state.incident_id} · {label} desk · **{who}**", "", *lines, "", "---", "",
                       brief(state)])
 
 
@@ -234,12 +236,18 @@ def accept_action(divergence_id: str, what: str) -> str:
 def roles_offer(state: IncidentState, problem: str | None) -> Offer:
     rt = current_runtime()
     roster = rt.config.roster
-    suggestions = suggest_roles(roster, role_history(rt.config.policy.rotation_window_days), rt.clock(),
-                                rt.config.policy.rotation_window_days, oncall=state.commander)
+    suggestions: Mapping[Role, Suggestion | RolePick]
+    if state.drill:  # practice: whoever held each role least, drills included, and not on call now
+        suggestions = drill_picks(state.incident_id, oncall_handle(state.service or ""))
+        why = "Suggestions by the drill rotation (who held each role least, not on call now):"
+    else:
+        suggestions = suggest_roles(roster, role_history(rt.config.policy.rotation_window_days), rt.clock(),
+                                    rt.config.policy.rotation_window_days, oncall=state.commander)
+        why = "Suggestions, to rotate people through the roles:"
     eligible = {role: roster.eligible(role) for role in Role}
     ic = state.commander or ""
     lines = ["Take the roles. A role left as '(the incident commander)' stays with you, the IC.",
-             "Suggestions, to rotate people through the roles:",
+             why,
              *[f"- {role.label}: {s.reason}" for role, s in suggestions.items()]]
     prefill: dict[str, Any] = {role.value: s.person for role, s in suggestions.items()
                                if s.person and role is not Role.INCIDENT_COMMANDER}
@@ -621,6 +629,8 @@ def wrap_up(incident_id: str) -> None:
                   f"Write the postmortem for {incident_id}. The IC's summary: {state.close_summary}")
     if state.ticket:
         transition_ticket(state.ticket[0], DONE)
+    if state.drill:  # a replay: its timeline beside the original's, as an artifact
+        publish_comparison(incident_id)
 
 
 def cadence(incident_id: str) -> None:

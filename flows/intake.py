@@ -20,7 +20,8 @@ from datetime import datetime
 
 from warroom.incident import events as ev
 from warroom.incident import work
-from warroom.incident.criteria import decide, signals_from_alert
+from warroom.incident.criteria import Decision, decide, signals_from_alert
+from warroom.incident.drills import DRILL_LABEL, is_drill
 from warroom.incident.errors import IllegalTransitionError, LedgerConflictError
 from warroom.incident.grouping import grouping_key, incident_id_for, route
 from warroom.incident.models import Alert, Phase
@@ -212,6 +213,10 @@ def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = 
         return Outcome(incident_id, "unroutable", reason)
     seen = state.first_seen.get(alert.fingerprint) or alert.starts_at or now
     decision = decide(signals_from_alert(alert, rt.config.policy, service.customer_facing, seen), rt.config.policy, now)
+    drill = is_drill(alert)
+    if drill and decision.action != "not_incident":  # practice does not wait out the hour
+        decision = Decision("declare", decision.severity,
+                            (f"a drill ({alert.labels[DRILL_LABEL]}): practice on the real flows", *decision.reasons))
     if decision.action in state.decisions:  # decided so before: nothing new to store
         return Outcome(incident_id, "joined", f"{incident_id} was decided already ({decision.action})")
     decided = ev.DeclarationDecided(**envelope(incident_id, f"{incident_id}:decision:{decision.action}"),
@@ -220,7 +225,8 @@ def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = 
     if decision.action == "declare":
         assert alert.service is not None
         calls_for = work.declaration(incident_id, alert.summary, alert.service, decision.severity, decision.reasons,
-                                     alert.source, rt.config.policy.severity(decision.severity).page, now)
+                                     alert.source, rt.config.policy.severity(decision.severity).page, now,
+                                     drill=drill)
     elif decision.action == "watch":
         assert decision.watch_until is not None
         calls_for = (work.watch(incident_id, alert.fingerprint, decision.watch_until),)
@@ -279,7 +285,7 @@ def reopen(state: IncidentState, alert: Alert, reason: str, drive: Drive | None)
     n = state.reopened + 1
     assert state.service is not None and state.severity is not None
     calls_for = work.declaration(incident_id, state.title, state.service, state.severity, (reason,), alert.source,
-                                 True, current_runtime().clock(), suffix=f":reopen:{n}")
+                                 True, current_runtime().clock(), suffix=f":reopen:{n}", drill=state.drill)
     reopened = ev.Reopened(**envelope(incident_id, f"{incident_id}:reopened:{n}", alert.source), reason=reason)
     if write(reopened, calls_for)[1] and drive is not None:
         drive(incident_id)

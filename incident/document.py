@@ -46,11 +46,16 @@ def artifact_key(incident_id: str) -> str:
     return f"incident-{safe}"
 
 
+DRILL_NOTE = ("> **This is a drill**: practice on the real flows. It pages only the drill routing key, files only "
+              "drill-labelled Jira issues, and stays out of the production figures.")
+
+
 def title(state: IncidentState) -> str:
     """The template's title: what it is, and the date it began (UTC)."""
     began = state.declared_at or min(state.first_seen.values(), default=None)
     date = f"{began:%Y-%m-%d}" if began else "not declared"
-    return f"{TITLE}Incident {state.incident_id} · {state.title or '(untitled)'}: {date}"
+    drill = "[DRILL] " if state.drill else ""
+    return f"{TITLE}{drill}Incident {state.incident_id} · {state.title or '(untitled)'}: {date}"
 
 
 def responders(state: IncidentState) -> dict[str, str]:
@@ -82,6 +87,7 @@ def render(state: IncidentState, policy: Policy, due_lines: tuple[str, ...] = ()
         "",
         f"Incident management info: {policy.incident_management_info or NO_INFO}",
         "",
+        *([DRILL_NOTE, ""] if state.drill else []),
         "## Summary",
         "(The communications lead keeps the summary up to date.)",
         "",

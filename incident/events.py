@@ -100,9 +100,10 @@ class RoleAssigned(Event):
     kind: Literal["role_assigned"] = "role_assigned"
     role: Role
     person: str
+    reason: str | None = None  # why them: a drill's rotation says (``warroom drill --roles auto``)
 
     def describe(self) -> str:
-        return f"{self.person} is {self.role.label}"
+        return f"{self.person} is {self.role.label}" + (f" ({self.reason})" if self.reason else "")
 
 
 class SubleadNamed(Event):

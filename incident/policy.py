@@ -28,15 +28,18 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from warroom.incident.errors import ConfigError
-from warroom.incident.models import Role
+from warroom.incident.models import AlertStatus, Role
 
 __all__ = [
+    "DRILLS_DIR",
     "POLICY_FILE",
     "ROSTER_FILE",
     "SERVICES_FILE",
     "ApprovalTimeouts",
     "ConfigParts",
     "DeclarationPolicy",
+    "Delay",
+    "DrillPolicy",
     "Duration",
     "EscalationPolicy",
     "EvidenceSource",
@@ -48,12 +51,15 @@ __all__ = [
     "Roster",
     "RosterPerson",
     "Runbook",
+    "Scenario",
+    "ScenarioAlert",
     "Service",
     "Services",
     "SeverityPolicy",
     "Slug",
     "Team",
     "WarroomConfig",
+    "check_drills",
     "check_references",
     "cross_check",
     "format_duration",
@@ -230,6 +236,78 @@ class EscalationPolicy(_Frozen):
     message: NonEmptyStr
 
 
+# --------------------------------------------------------------------------------------------------
+# drills: policy.yaml's `drills` and configs/drills/<name>.yaml (the practice, incident.drills)
+
+
+def _delay(value: object) -> timedelta:
+    """Like :func:`~incident.policy.parse_duration`, but zero (``0s``, ``0``) is allowed: at once."""
+    if value in (0, "0", "0s", "0m") or value == timedelta(0):
+        return timedelta(0)
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "delay", "must be a wait such as 0s, 30s or 2m (whole seconds), got {got}", {"got": repr(value)}
+        ) from None
+
+
+Delay = Annotated[
+    timedelta,
+    BeforeValidator(_delay),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+"""A wait written as ``0s``, ``30s``, ``2m`` (zero allowed)."""
+
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*,/\-?]+")
+
+
+def _cron(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(
+            f"must be a cron expression of 5 fields (minute hour day month weekday), such as "
+            f"'0 10 1 * *' (10:00 UTC on the 1st of each month), got {value!r}"
+        )
+    return " ".join(fields)
+
+
+class DrillPolicy(_Frozen):
+    """``policy.yaml``'s ``drills``: when the scheduled drill runs and how drills are kept apart."""
+
+    schedule: Annotated[str, BeforeValidator(_cron)] = "0 10 1 * *"  # cron, in ``timezone``: monthly
+    timezone: NonEmptyStr = "UTC"
+    scenario: Slug | None = None  # the scheduled drill's scenario (configs/drills/<name>.yaml); None: the first
+    roles: Literal["auto", "ask"] = "auto"  # the scheduled drill's roles: by rotation, or suggested in the roles form
+    jira_project: NonEmptyStr | None = None  # file drill tickets here; None: the service's own project
+    jira_label: Slug = "drill"  # every Jira issue of a drill carries this label
+
+
+class ScenarioAlert(_Frozen):
+    """One alert of a scenario: sent ``after`` the previous one (the first: after the drill starts)."""
+
+    after: Delay = timedelta(0)
+    summary: NonEmptyStr
+    status: AlertStatus = "firing"
+    fingerprint: NonEmptyStr | None = None  # alerts with the same fingerprint are one alert (fire, resolve)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class Scenario(_Frozen):
+    """``configs/drills/<name>.yaml``: a synthetic incident to practise on."""
+
+    title: NonEmptyStr
+    service: NonEmptyStr
+    description: NonEmptyStr | None = None
+    alerts: Annotated[tuple[ScenarioAlert, ...], _not_empty_collection("alert")]
+
+
+DRILLS_DIR = "drills"
+
+
 class Policy(_Frozen):
     """``policy.yaml``. ``severities`` is ordered most severe first."""
 
@@ -239,6 +317,7 @@ class Policy(_Frozen):
     escalation: EscalationPolicy
     exit_criteria: tuple[NonEmptyStr, ...]
     rotation_window_days: int = Field(default=90, gt=0)
+    drills: DrillPolicy = Field(default_factory=lambda: DrillPolicy())
     command_post: NonEmptyStr
     incident_management_info: NonEmptyStr | None = None  # where responders read how incidents are run
 
@@ -342,6 +421,7 @@ class WarroomConfig(_Frozen):
     roster: Roster
     services: Services
     runbooks: dict[str, Runbook] = Field(default_factory=dict)  # key: the service
+    drills: dict[str, Scenario] = Field(default_factory=dict)  # key: the scenario's name (its file's stem)
 
     @model_validator(mode="after")
     def _runbooks_keyed_by_service(self) -> WarroomConfig:
@@ -563,4 +643,21 @@ def cross_check(config: WarroomConfig, runbook_files: dict[str, str]) -> list[Pr
     ``runbook_files`` maps a service to its runbook's file name (``runbooks/checkout.yaml``).
     Returns one :class:`Problem` per offending value; empty when all is well.
     """
-    return check_references(ConfigParts.of(config, runbook_files))
+    return check_references(ConfigParts.of(config, runbook_files)) + check_drills(
+        config.policy.drills, config.drills, tuple(config.services.services))
+
+
+def check_drills(policy: DrillPolicy | None, scenarios: Mapping[str, Scenario],
+                 service_names: Collection[str] | None) -> list[Problem]:
+    """A scenario's service exists; the scheduled drill's scenario exists (``drills/<name>.yaml``)."""
+    problems: list[Problem] = []
+    if service_names is not None:
+        for name, scenario in scenarios.items():
+            if scenario.service not in service_names:
+                problems.append(Problem(f"{DRILLS_DIR}/{name}.yaml", ("service",),
+                                        f"unknown service {scenario.service!r} "
+                                        f"(services in services.yaml: {_known(service_names)})"))
+    if policy is not None and policy.scenario is not None and policy.scenario not in scenarios:
+        problems.append(Problem(POLICY_FILE, ("drills", "scenario"),
+                                f"no scenario {policy.scenario!r} in {DRILLS_DIR}/ (scenarios: {_known(scenarios)})"))
+    return problems

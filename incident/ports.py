@@ -75,8 +75,11 @@ class Pager(Protocol):
 class Tracker(Protocol):
     """Keeps the incident ticket and files follow-ups (Jira)."""
 
-    def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket:
-        """The incident's ticket, filed once; ``description`` is the incident document."""
+    def open_ticket(
+        self, incident_id: str, project: str, summary: str, description: str, labels: tuple[str, ...] = ()
+    ) -> Ticket:
+        """The incident's ticket, filed once; ``description`` is the incident document; ``labels``
+        are added to warroom's own (a drill's label)."""
         ...
 
     def set_document(self, key: str, document: str) -> bool:
@@ -93,6 +96,7 @@ class Tracker(Protocol):
         kind: FollowUpKind,
         summary: str,
         description: str,
+        labels: tuple[str, ...] = (),
     ) -> FollowUp: ...
 
     def comment(self, key: str, body: str) -> None: ...

@@ -44,9 +44,12 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY)
 
 
-def page(incident_id: str, key: str, summary: str, severity: str, service: str, now: datetime) -> Work:
-    return Work(key=key, incident_id=incident_id, kind="page", due_at=now,
-                params={"summary": summary, "severity": severity, "service": service, "key": key})
+def page(incident_id: str, key: str, summary: str, severity: str, service: str, now: datetime,
+         drill: bool = False) -> Work:
+    params: dict[str, Any] = {"summary": summary, "severity": severity, "service": service, "key": key}
+    if drill:  # a drill pages the drill routing key only
+        params["drill"] = True
+    return Work(key=key, incident_id=incident_id, kind="page", due_at=now, params=params)
 
 
 def start_lifecycle(incident_id: str, key: str, parameters: dict[str, Any], now: datetime) -> Work:
@@ -55,15 +58,18 @@ def start_lifecycle(incident_id: str, key: str, parameters: dict[str, Any], now:
 
 
 def declaration(incident_id: str, title: str, service: str, severity: str, reasons: tuple[str, ...],
-                declared_by: str, pages: bool, now: datetime, suffix: str = "") -> tuple[Work, ...]:
+                declared_by: str, pages: bool, now: datetime, suffix: str = "",
+                drill: bool = False) -> tuple[Work, ...]:
     """A decision to declare (or to reopen, with ``suffix``): page the on-call at once when the
-    severity pages, and start the lifecycle run, which finds the page done."""
-    parameters = {"incident_id": incident_id, "title": title, "service": service, "severity": severity,
-                  "reasons": list(reasons), "declared_by": declared_by}
+    severity pages, and start the lifecycle run, which finds the page done. ``drill``: practice."""
+    parameters: dict[str, Any] = {"incident_id": incident_id, "title": title, "service": service,
+                                  "severity": severity, "reasons": list(reasons), "declared_by": declared_by}
+    if drill:
+        parameters["drill"] = True
     lifecycle = start_lifecycle(incident_id, f"{incident_id}:lifecycle{suffix}", parameters, now)
     if not pages:
         return (lifecycle,)
-    paged = page(incident_id, f"{incident_id}:paged{suffix}", title, severity, service, now)
+    paged = page(incident_id, f"{incident_id}:paged{suffix}", title, severity, service, now, drill)
     return paged, lifecycle
 
 

@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from warroom.incident import work
 from warroom.incident.cadence import due
 from warroom.incident.document import artifact_key, render
+from warroom.incident.drills import REPLAY_LABEL, alert_labels, compare
 from warroom.incident.errors import IntegrationError
 from warroom.incident.models import Phase
 from warroom.incident.state import IncidentState
@@ -89,3 +90,23 @@ def write_document(incident_id: str) -> str:
         return "no ticket"
     written = current_runtime().tracker.set_document(state.ticket[0], document(state))
     return f"document {'written into' if written else 'already in'} {state.ticket[0]}"
+
+
+def comparison_key(incident_id: str) -> str:
+    return f"drill-comparison-{incident_id.lower()}"
+
+
+def publish_comparison(incident_id: str) -> str | None:
+    """A replay's timeline beside the original's (the time of each phase in both, what was done), as the
+    artifact ``drill-comparison-<id>``: published when the drill closes. None if it replays nothing."""
+    rt = current_runtime()
+    records = rt.ledger.stream(incident_id)
+    original = alert_labels(records).get(REPLAY_LABEL)
+    if not original:
+        return None
+    lines = compare(str(original), rt.ledger.stream(str(original)), incident_id, records).lines()
+    markdown = (f"# Drill {incident_id} beside {original}\n\n"
+                "Also: `warroom drill --compare " + incident_id + "`.\n\n```\n" + "\n".join(lines) + "\n```\n")
+    create_markdown_artifact(markdown=markdown, key=comparison_key(incident_id),
+                             description=f"The drill {incident_id} beside the incident it replays, {original}")
+    return markdown

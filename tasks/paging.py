@@ -9,6 +9,7 @@ from datetime import timedelta
 from prefect import task
 
 from warroom.incident import events as ev
+from warroom.incident.drills import DRILL_TAG
 from warroom.incident.errors import IntegrationError
 from warroom.incident.events import Recorded
 from warroom.tasks.ledger import envelope, load_state, once
@@ -18,8 +19,10 @@ ACTOR = "warroom"
 log = logging.getLogger("warroom.paging")
 
 
-def page(incident_id: str, summary: str, severity: str, service: str, key: str | None = None) -> Recorded:
-    """Page the service's on-call. The dedup key is the incident id, so PagerDuty pages once.
+def page(incident_id: str, summary: str, severity: str, service: str, key: str | None = None,
+         drill: bool = False) -> Recorded:
+    """Page the service's on-call. The dedup key is the incident id, so PagerDuty pages once. A drill
+    pages the drill routing key only, its summary marked ``[DRILL]``.
 
     A plain function, so that the intake and the dispatcher page without Prefect (its API may be
     slow or down); flows call it as the ``page_oncall`` task."""
@@ -29,12 +32,13 @@ def page(incident_id: str, summary: str, severity: str, service: str, key: str |
     key = key or f"{incident_id}:paged"
 
     def trigger() -> str:
-        receipt = rt.pager.page(
+        receipt = rt.pager_for(drill).page(
             dedup_key=incident_id,
-            summary=f"[{severity}] {summary}",
+            summary=f"{DRILL_TAG + ' ' if drill else ''}[{severity}] {summary}",
             severity=page_severity,
             source=f"warroom/{service}",
-            details={"incident": incident_id, "service": service, "severity": severity},
+            details={"incident": incident_id, "service": service, "severity": severity,
+                     **({"drill": "yes: practice, not a real incident"} if drill else {})},
         )
         log.debug("paged %s for %s (dedup key %s)", target, incident_id, receipt.dedup_key)
         return receipt.dedup_key
@@ -108,4 +112,4 @@ def post_status_update(incident_id: str, key: str, message: str, author: str | N
 @task(name="resolve_page")
 def resolve_page(incident_id: str) -> None:
     """Resolve the PagerDuty incident (resolving twice is harmless at PagerDuty)."""
-    current_runtime().pager.resolve(incident_id)
+    current_runtime().pager_for(load_state(incident_id).drill).resolve(incident_id)

@@ -9,6 +9,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 
 LIFECYCLE = "lifecycle/lifecycle"
+DRILL = "drill/drill"  # flow "drill", deployment "drill" (prefect.yaml)
 
 
 def start_run(deployment: str, parameters: dict[str, Any], key: str | None = None,

@@ -28,6 +28,19 @@ class Runtime:
     clock: Callable[[], datetime]
     home: Path  # evidence goes under home / "evidence" / <incident>
     config_dir: Path  # runbook evidence locations are relative to it
+    drill_pager: Pager | None = None  # the pager on the drill routing key (None: drills cannot page)
+
+    def pager_for(self, drill: bool) -> Pager:
+        """The pager that pages and resolves for an incident: a drill's only ever the drill routing key."""
+        if not drill:
+            return self.pager
+        if self.drill_pager is None:
+            raise WarroomError(
+                "a drill pages only the drill routing key, and none is set: export "
+                "WARROOM_PAGERDUTY_DRILL_ROUTING_KEY (or set drill_routing_key in the PagerDutyCredentials "
+                "block); `warroom up` sets the sandbox's"
+            )
+        return self.drill_pager
 
 
 _current: Runtime | None = None

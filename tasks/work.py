@@ -69,7 +69,8 @@ class Dispatcher:
 
     def _page(self, row: WorkRow) -> str:
         p = row.params
-        recorded = page(row.incident_id, str(p["summary"]), str(p["severity"]), str(p["service"]), key=str(p["key"]))
+        recorded = page(row.incident_id, str(p["summary"]), str(p["severity"]), str(p["service"]), key=str(p["key"]),
+                        drill=bool(p.get("drill", False)))
         return f"paged (dedup key {row.incident_id}, ledger seq {recorded.seq})"
 
     def carry_out(self, row: WorkRow, runtime: Runtime | None = None) -> str:

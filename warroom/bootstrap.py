@@ -39,10 +39,12 @@ def build_runtime(
         if settings.jira_block
         else JiraCredentials.from_env(environ)
     )
+    drills = pagerduty.for_drills()
     return Runtime(
         config=config,
         ledger=Ledger.open(settings.ledger_url(), clock),
         pager=PagerDutyPager(pagerduty),
+        drill_pager=PagerDutyPager(drills) if drills is not None else None,
         tracker=JiraTracker(jira),
         clock=clock,
         home=settings.home,

@@ -26,6 +26,7 @@ from warroom.discovery import (
     running_stack,
     write_stack_file,
 )
+from warroom.flows.drill import DEFAULT_SPEED, comparison_lines, plan_drill
 from warroom.incident import work
 from warroom.incident.errors import ConfigError, WarroomError
 from warroom.incident.events import HandoffOffered
@@ -49,7 +50,7 @@ from warroom.settings import Settings
 from warroom.signals import unwind_on_termination
 from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, free_port, local_stack, sandbox_host
 from warroom.tasks.desks import desks
-from warroom.tasks.runs import LIFECYCLE, start_run
+from warroom.tasks.runs import DRILL, LIFECYCLE, start_run
 from warroom.tasks.runtime import use_runtime
 
 app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.",
@@ -83,7 +84,8 @@ def config_check(
         raise typer.Exit(code=1) from None
     typer.echo(
         f"ok: {len(config.services.services)} services, {len(config.roster.teams)} teams, "
-        f"{len(config.roster.people)} people, {len(config.runbooks)} runbooks in {directory}"
+        f"{len(config.roster.people)} people, {len(config.runbooks)} runbooks, "
+        f"{len(config.drills)} drill scenarios in {directory}"
     )
 
 
@@ -175,11 +177,11 @@ def up(
         with local_stack(settings, os.environ, config, pagerduty_port, jira_port, host=host,
                          prefect_port=prefect_port) as stack, use_runtime(stack.runtime):
             os.environ.update(stack.env)  # the runner's flow runs build their runtime from these
-            for deployment in deployments():
+            for deployment in deployments(config.policy.drills):
                 deployment.apply()
             crashed, carried = carry_on(stack.runtime)
             intake = _serve_intake(create_intake_app(stack.runtime, settings, utc_now), host, intake_port)
-            serve_in_background()
+            serve_in_background(config.policy.drills)
             started.set()
             typer.echo(f"Prefect UI: {stack.ui_url}")
             typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
@@ -265,6 +267,50 @@ def declare(
         }, key=f"{incident_id}:lifecycle")
     typer.echo(f"{incident_id} declared; lifecycle run {run.id}: {stack.ui_url}/runs/flow-run/{run.id}")
     typer.echo(f"its desks (the forms to answer): warroom waiting --incident {incident_id}")
+
+
+@app.command()
+def drill(
+    scenario: Annotated[str | None, typer.Argument(
+        metavar="[SCENARIO]", help="A scenario in configs/drills/ (its file name without .yaml). "
+        "Default: policy.yaml's drills.scenario.", show_default=False)] = None,
+    replay: Annotated[str | None, typer.Option(
+        metavar="INC", help="Replay a past incident's alerts from the ledger (the Wheel of Misfortune).")] = None,
+    speed: Annotated[float, typer.Option(help="A replay's time compression: 60 sends an hour's alerts in a minute.")
+                     ] = DEFAULT_SPEED,
+    roles: Annotated[str, typer.Option(
+        help="auto: the roles by rotation (who held each least, not on call now); ask: suggested in the "
+        "roles form.")] = "auto",
+    compare: Annotated[str | None, typer.Option(
+        metavar="DRILL-INC", help="Show a replay's timeline beside the original's (needs only the ledger).")] = None,
+) -> None:
+    """Start a drill on the same flows and desks as a real incident: a scenario's alerts, or a past
+    incident's replayed, sent through the intake. It pages only the drill routing key and files only
+    drill-labelled Jira issues."""
+    settings = _settings()
+    if compare is not None:
+        with Ledger.open(settings.ledger_url(), utc_now) as ledger:
+            for line in comparison_lines(ledger.stream, compare):
+                typer.echo(line)
+        return
+    if not speed > 0:
+        _fail(f"--speed must be more than 0, got {speed:g}")
+    config = load_config(settings.config_dir)
+    with Ledger.open(settings.ledger_url(), utc_now) as ledger:
+        plan = plan_drill(config, ledger.stream, utc_now(), scenario, replay, speed, roles)
+    with prefect_api(settings, os.environ) as stack:
+        run = start_run(DRILL, {"scenario": plan.scenario, "replay": plan.replay_of, "speed": speed,
+                                "roles": roles, "drill_id": plan.drill_id}, key=f"{plan.drill_id}:drill")
+    what = f"a replay of {plan.replay_of} at {speed:g}x" if plan.replay_of else f"scenario {plan.scenario}"
+    last = plan.schedule[-1].offset.total_seconds()
+    typer.echo(f"{plan.drill_id}: {what}, {len(plan.schedule)} alerts for {plan.service} over {last:.0f} s; "
+               f"drill run {run.id}: {stack.ui_url}/runs/flow-run/{run.id}")
+    typer.echo(f"its incident: {plan.incident_id} (a drill: the drill routing key, drill-labelled Jira issues)")
+    typer.echo("roles: " + ("by rotation at declaration (who held each least, not on call now); the timeline "
+                            "says why" if roles == "auto" else "suggested by rotation in the IC's roles form"))
+    typer.echo(f"its desks: warroom waiting --incident {plan.incident_id}")
+    if plan.replay_of:
+        typer.echo(f"once it closes, beside the original: warroom drill --compare {plan.incident_id}")
 
 
 @app.command()

@@ -12,6 +12,7 @@ line of the nearest enclosing value that does exist.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -20,11 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from prefect.client.schemas.schedules import CronSchedule
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from warroom.incident.errors import ConfigError
 from warroom.incident.policy import (
+    DRILLS_DIR,
     POLICY_FILE,
     ROSTER_FILE,
     SERVICES_FILE,
@@ -36,9 +39,11 @@ from warroom.incident.policy import (
     Roster,
     RosterPerson,
     Runbook,
+    Scenario,
     Service,
     Services,
     WarroomConfig,
+    check_drills,
     check_references,
     cross_check,
 )
@@ -46,6 +51,7 @@ from warroom.incident.policy import (
 __all__ = ["load_config"]
 
 RUNBOOKS_DIR = "runbooks"
+_SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -125,17 +131,45 @@ def load_config(config_dir: Path) -> WarroomConfig:
         runbooks[runbook.service] = runbook
         runbook_files[runbook.service] = file
 
+    drills: dict[str, Scenario] = {}
+    drills_dir = config_dir / DRILLS_DIR
+    for path in sorted(drills_dir.glob("*.yaml")) if drills_dir.is_dir() else []:
+        file = f"{DRILLS_DIR}/{path.name}"
+        if not _SCENARIO_NAME.fullmatch(path.stem):
+            problems.append(Problem(file, (), f"name the file with lowercase letters, digits, '-' or '_' "
+                                    f"(it is the scenario's name in `warroom drill NAME`), not {path.name!r}"))
+            continue
+        scenario = _validate(read(file), Scenario, problems)
+        if scenario is not None:
+            drills[path.stem] = scenario
+
+    if policy is not None:
+        problems += _check_schedule(policy)
+
     config: WarroomConfig | None = None
     if policy is not None and roster is not None and services is not None:
-        config = WarroomConfig(policy=policy, roster=roster, services=services, runbooks=runbooks)
+        config = WarroomConfig(policy=policy, roster=roster, services=services, runbooks=runbooks, drills=drills)
         problems += cross_check(config, runbook_files)
     else:
-        problems += check_references(_salvage(policy_doc, roster_doc, services_doc, runbooks, runbook_files))
+        parts = _salvage(policy_doc, roster_doc, services_doc, runbooks, runbook_files)
+        problems += check_references(parts)
+        problems += check_drills(policy.drills if policy is not None else None, drills, parts.service_names)
 
     if problems or config is None:
         located = [_with_line(p, documents.get(p.file)) for p in problems]
         raise ConfigError([str(p) for p in _sorted(located)])
     return config
+
+
+def _check_schedule(policy: Policy) -> list[Problem]:
+    """The drill schedule as Prefect will take it (a cron it can run, an IANA time zone)."""
+    try:
+        CronSchedule(cron=policy.drills.schedule, timezone=policy.drills.timezone)
+    except ValidationError as exc:
+        named = {"cron": "schedule", "timezone": "timezone"}  # Prefect's names -> policy.yaml's
+        return [Problem(POLICY_FILE, ("drills", named.get(str(e["loc"][0]) if e["loc"] else "", "schedule")),
+                        str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors(include_url=False)]
+    return []
 
 
 def _salvage(

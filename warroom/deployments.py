@@ -1,15 +1,19 @@
-"""The deployment's entry flow (prefect.yaml): it builds the runtime from the settings, once, and
-starts the incident in it. It is what a worker or ``warroom up``'s runner starts."""
+"""The deployments' entry flows (prefect.yaml): each builds the runtime from the settings, once, and
+runs in it: ``lifecycle`` starts an incident, ``drill`` sends a drill's alerts. They are what a worker
+or ``warroom up``'s runner starts."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 from prefect import flow
 
 from warroom.bootstrap import build_runtime
+from warroom.flows.drill import DEFAULT_SPEED
+from warroom.flows.drill import drill as run_drill
 from warroom.flows.lifecycle import incident_lifecycle
 from warroom.settings import Settings
 from warroom.tasks.runtime import use_runtime
@@ -39,3 +43,15 @@ def lifecycle(
     with from_settings():
         return incident_lifecycle.fn(incident_id, title, service, severity, reasons, declared_by, drill)
 
+
+@flow(name="drill")
+def drill(
+    scenario: str | None = None,
+    replay: str | None = None,
+    speed: float = DEFAULT_SPEED,
+    roles: Literal["auto", "ask"] | None = None,
+    drill_id: str | None = None,
+) -> str:
+    """A drill (``warroom drill``, or the policy's schedule): its alerts through the intake's path."""
+    with from_settings():
+        return run_drill.fn(scenario, replay, speed, roles, drill_id)

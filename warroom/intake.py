@@ -91,7 +91,9 @@ def make_dispatcher(runtime: Runtime) -> Dispatcher:
     handlers = {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer,
                 "advance": cadence_timer, "answer": answer_work, "document": document_work}
     # while a sender waits, the page is tried once: a failing PagerDuty does not hold the answer back
-    at_once = replace(runtime, pager=runtime.pager.trying_once()) if isinstance(runtime.pager, PagerDutyPager) else None
+    at_once = replace(runtime, pager=runtime.pager.trying_once(), drill_pager=runtime.drill_pager.trying_once()
+                      if isinstance(runtime.drill_pager, PagerDutyPager) else runtime.drill_pager
+                      ) if isinstance(runtime.pager, PagerDutyPager) else None
     return Dispatcher(runtime, handlers, at_once, poll=take_answers)
 
 

@@ -13,26 +13,35 @@ from typing import Any, cast
 import uvicorn
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 
-from warroom.deployments import lifecycle
+from warroom.deployments import drill, lifecycle
+from warroom.incident.policy import DrillPolicy
 
 RUN_LIMIT = 20  # a lifecycle run ends once the desks are shown: this bounds only starts at once
 
 
-def deployments() -> list[RunnerDeployment]:
-    """The lifecycle deployment, named as in prefect.yaml."""
-    return [cast(RunnerDeployment, lifecycle.to_deployment(name="lifecycle", tags=["warroom"]))]
+def deployments(drills: DrillPolicy | None = None) -> list[RunnerDeployment]:
+    """The lifecycle and drill deployments, named as in prefect.yaml; the drill's schedule is the
+    policy's (``drills.schedule``; monthly by default)."""
+    drills = drills or DrillPolicy()
+    return [
+        cast(RunnerDeployment, lifecycle.to_deployment(name="lifecycle", tags=["warroom"])),
+        cast(RunnerDeployment, drill.to_deployment(
+            name="drill", tags=["warroom", "drill"], schedules=[Cron(drills.schedule, timezone=drills.timezone)],
+            description="A drill on the real flows: the policy's scenario, roles by rotation (policy.yaml drills).")),
+    ]
 
 
-def serve_deployments() -> None:
+def serve_deployments(drills: DrillPolicy | None = None) -> None:
     """Serve the deployments until Ctrl-C."""
-    serve(*deployments(), limit=RUN_LIMIT)
+    serve(*deployments(drills), limit=RUN_LIMIT)
 
 
-def serve_in_background() -> threading.Thread:
+def serve_in_background(drills: DrillPolicy | None = None) -> threading.Thread:
     """Serve the deployments from a daemon thread: the runner then leaves SIGTERM to this process
     (from the main thread, it would cancel every waiting incident's run on the way out)."""
-    thread = threading.Thread(target=serve_deployments, name="warroom-runner", daemon=True)
+    thread = threading.Thread(target=serve_deployments, args=(drills,), name="warroom-runner", daemon=True)
     thread.start()
     return thread
 

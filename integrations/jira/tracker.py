@@ -381,7 +381,9 @@ class JiraTracker:
         return self._call(call, attempt)
 
     # the port -----------------------------------------------------------------------------------
-    def open_ticket(self, incident_id: str, project: str, summary: str, description: str) -> Ticket:
+    def open_ticket(
+        self, incident_id: str, project: str, summary: str, description: str, labels: tuple[str, ...] = ()
+    ) -> Ticket:
         """The incident's own ticket (intent ``incident``), filed once; ``description`` is the incident
         document (Markdown), warroom's part of the description once converted to Jira wiki markup
         (:meth:`set_document` keeps it up to date)."""
@@ -392,7 +394,7 @@ class JiraTracker:
             project,
             summary,
             with_document(_with_marker("", incident_id, TICKET_INTENT, "incident"), to_wiki(description)),
-            [TICKET_LABEL],
+            [TICKET_LABEL, *labels],
         )
         return Ticket(key=key, url=self.browse_url(key))
 
@@ -422,8 +424,9 @@ class JiraTracker:
         kind: FollowUpKind,
         summary: str,
         description: str,
+        labels: tuple[str, ...] = (),
     ) -> FollowUp:
-        """A follow-up issue for ``intent``, filed once however often this is called."""
+        """A follow-up issue for ``intent``, filed once however often this is called (``labels``: added)."""
         if intent == TICKET_INTENT:
             raise ValueError(f"the intent {TICKET_INTENT!r} is reserved for the incident ticket")
         key, fields = self._file(
@@ -433,7 +436,7 @@ class JiraTracker:
             project,
             summary,
             _with_marker(description, incident_id, intent, kind),
-            [FOLLOWUP_LABEL, kind_label(kind)],
+            [FOLLOWUP_LABEL, kind_label(kind), *labels],
         )
         return FollowUp(
             tracker_key=key,

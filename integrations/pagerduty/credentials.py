@@ -21,6 +21,7 @@ from warroom.incident.errors import ConfigError
 
 ENV_API_TOKEN = "WARROOM_PAGERDUTY_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 ENV_ROUTING_KEY = "WARROOM_PAGERDUTY_ROUTING_KEY"
+ENV_DRILL_ROUTING_KEY = "WARROOM_PAGERDUTY_DRILL_ROUTING_KEY"
 ENV_FROM_EMAIL = "WARROOM_PAGERDUTY_FROM_EMAIL"
 ENV_API_URL = "WARROOM_PAGERDUTY_API_URL"
 ENV_EVENTS_URL = "WARROOM_PAGERDUTY_EVENTS_URL"
@@ -39,6 +40,10 @@ class PagerDutyCredentials(Block):
 
     api_token: SecretStr = Field(description="A REST API v2 key (account or user token).")
     routing_key: SecretStr = Field(description="The Events API v2 integration key of the service to page.")
+    drill_routing_key: SecretStr | None = Field(
+        default=None,
+        description="The Events API v2 integration key drills page (a drill never pages routing_key).",
+    )
     from_email: str = Field(description="E-mail of the PagerDuty user warroom acts as (the From header).")
     api_url: str = Field(default=DEFAULT_API_URL, description="REST API v2 base URL.")
     events_url: str = Field(default=DEFAULT_EVENTS_URL, description="Events API v2 base URL.")
@@ -81,6 +86,8 @@ class PagerDutyCredentials(Block):
             return cls(
                 api_token=SecretStr(environ[ENV_API_TOKEN].strip()),
                 routing_key=SecretStr(environ[ENV_ROUTING_KEY].strip()),
+                drill_routing_key=SecretStr(environ[ENV_DRILL_ROUTING_KEY].strip())
+                if environ.get(ENV_DRILL_ROUTING_KEY, "").strip() else None,
                 from_email=environ[ENV_FROM_EMAIL].strip(),
                 api_url=environ.get(ENV_API_URL, "").strip() or DEFAULT_API_URL,
                 events_url=environ.get(ENV_EVENTS_URL, "").strip() or DEFAULT_EVENTS_URL,
@@ -95,6 +102,13 @@ class PagerDutyCredentials(Block):
                     for error in exc.errors(include_input=False)
                 ]
             ) from None
+
+    def for_drills(self) -> PagerDutyCredentials | None:
+        """These credentials with the drill routing key in place of the production one (None without
+        one): what a drill pages through, so that it can never reach the production service."""
+        if self.drill_routing_key is None:
+            return None
+        return self.model_copy(update={"routing_key": self.drill_routing_key})
 
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS context for both APIs: the system's trust store, or only ``ca_bundle``."""

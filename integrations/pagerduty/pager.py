@@ -359,7 +359,8 @@ class PagerDutyPager:
 
     def _secrets(self) -> tuple[str, ...]:
         creds = self._credentials
-        return (creds.api_token.get_secret_value(), creds.routing_key.get_secret_value())
+        drill = creds.drill_routing_key.get_secret_value() if creds.drill_routing_key else None
+        return (creds.api_token.get_secret_value(), creds.routing_key.get_secret_value(), *([drill] if drill else []))
 
     def _call(self, call: str, fn: Callable[[], T]) -> T:
         hidden = self._secrets()

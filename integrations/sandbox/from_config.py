@@ -27,7 +27,7 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
     for service in config.services.services.values():
         policies.setdefault(service.escalation_policy, policies.get(config.roster.teams[service.owner]
                                                                    .escalation_policy, []))
-    routing_key = secrets.token_hex(16)
+    routing_key, drill_key = secrets.token_hex(16), secrets.token_hex(16)
     first = next(iter(config.services.services.values()))
     return PagerDutySetup(
         api_token="sbx_" + secrets.token_hex(12),
@@ -35,13 +35,16 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
         from_email=BOT_EMAIL,
         users=users,
         escalation_policies=policies,
-        routing_keys={routing_key: first.escalation_policy},
+        # drills page a service of their own (the drill routing key), never the production one
+        routing_keys={routing_key: first.escalation_policy, drill_key: first.escalation_policy},
+        drill_routing_key=drill_key,
     )
 
 
 def jira_options(config: WarroomConfig) -> dict[str, Any]:
+    drills = config.policy.drills.jira_project  # where drill tickets go, if policy names a project of their own
     projects = sorted({s.jira_project for s in config.services.services.values()}
-                      | {t.jira_project for t in config.roster.teams.values()})
+                      | {t.jira_project for t in config.roster.teams.values()} | ({drills} if drills else set()))
     users = [
         {"accountId": f"acct-{handle}", "displayName": p.name, "emailAddress": p.email}
         for handle, p in config.roster.people.items()

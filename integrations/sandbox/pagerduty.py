@@ -86,6 +86,7 @@ class PagerDutySetup:
     users: list[SandboxUser]
     escalation_policies: dict[str, list[str]]
     routing_keys: dict[str, str]
+    drill_routing_key: str | None = None  # the one drills page (one of routing_keys), if any
 
 
 def default_setup(api_token: str | None = None, routing_key: str | None = None) -> PagerDutySetup:

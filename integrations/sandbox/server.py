@@ -329,6 +329,8 @@ class Sandboxes:
             "WARROOM_PAGERDUTY_ROUTING_KEY": setup.routing_key,
             "WARROOM_PAGERDUTY_FROM_EMAIL": setup.from_email,
         }
+        if setup.drill_routing_key:
+            env["WARROOM_PAGERDUTY_DRILL_ROUTING_KEY"] = setup.drill_routing_key
         if self._jira is not None:
             env["WARROOM_JIRA_URL"] = self._jira.base_url
             jira_env = getattr(self._jira_mod, "sandbox_env", None)

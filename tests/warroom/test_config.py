@@ -88,7 +88,7 @@ def test_every_sample_evidence_location_is_a_file_in_the_config_dir() -> None:
 def test_config_check_passes_on_the_sample() -> None:
     result = runner.invoke(app, ["config", "check", str(CONFIGS)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"ok: 3 services, 2 teams, 8 people, 3 runbooks in {CONFIGS}\n"
+    assert result.stdout == f"ok: 3 services, 2 teams, 8 people, 3 runbooks, 2 drill scenarios in {CONFIGS}\n"
 
 
 def test_config_check_defaults_to_warroom_config_dir(monkeypatch: pytest.MonkeyPatch, configs: Path) -> None:
@@ -96,7 +96,7 @@ def test_config_check_defaults_to_warroom_config_dir(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("WARROOM_CONFIG_DIR", str(configs))
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"ok: 3 services, 2 teams, 8 people, 2 runbooks in {configs}\n"
+    assert result.stdout == f"ok: 3 services, 2 teams, 8 people, 2 runbooks, 2 drill scenarios in {configs}\n"
 
 
 def test_config_check_defaults_to_configs_in_the_working_directory(
@@ -106,7 +106,7 @@ def test_config_check_defaults_to_configs_in_the_working_directory(
     monkeypatch.chdir(configs.parent)
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "ok: 3 services, 2 teams, 8 people, 3 runbooks in configs\n"
+    assert result.stdout == "ok: 3 services, 2 teams, 8 people, 3 runbooks, 2 drill scenarios in configs\n"
 
 
 def test_config_check_on_a_missing_directory(tmp_path: Path) -> None:
