@@ -122,7 +122,8 @@ def test_a_drill_from_a_scenario_runs_to_close_on_the_drill_key_and_drill_labell
     assert len(filed) == 1 + len(state.followups) >= 2
     assert all("drill" in f["labels"] and f["summary"].startswith("[DRILL] ") for f in filed)
     ticket = next(f for f in filed if "warroom-incident" in f["labels"])
-    assert "This is a drill" in ticket["description"] and "[DRILL] Incident" in ticket["description"]
+    # the description is the document in Jira's wiki markup, where a bracket is escaped
+    assert "This is a drill" in ticket["description"] and "h1. \\[DRILL\\] Incident" in ticket["description"]
     assert {f["project"]["key"] for f in filed} == {runtime.config.services.services["checkout"].jira_project}
     # the drill stays apart in the ledger
     assert [row.incident_id for row in runtime.ledger.list_incidents(include_drills=False)] == []
