@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -45,6 +46,7 @@ __all__ = [
     "NonEmptyStr",
     "Policy",
     "Problem",
+    "ReportPolicy",
     "Roster",
     "RosterPerson",
     "Runbook",
@@ -230,6 +232,39 @@ class EscalationPolicy(_Frozen):
     message: NonEmptyStr
 
 
+_CRON_FIELD = re.compile(r"[0-9*,/\-]+|[A-Za-z]{3}(?:-[A-Za-z]{3})?")
+
+
+def _cron(value: str) -> str:
+    parts = value.split()
+    if len(parts) != 5 or not all(_CRON_FIELD.fullmatch(p) for p in parts):
+        raise PydanticCustomError(
+            "cron", "must be a cron line of five fields such as '0 9 * * 1' (Monday 09:00), got {got}",
+            {"got": repr(value)})
+    return " ".join(parts)
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "time_zone", "must be an IANA time zone such as 'UTC' or 'Europe/Paris', got {got}",
+            {"got": repr(value)}) from None
+    return value
+
+
+class ReportPolicy(_Frozen):
+    """The retrospective report: when it runs, over how long, and where its summary goes."""
+
+    schedule: Annotated[str, AfterValidator(_cron)] = "0 9 * * 1"  # cron: Monday 09:00
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    period: Duration = timedelta(days=7)  # a scheduled report covers this long, up to its start
+    jira_project: NonEmptyStr | None = None  # post the summary on a report issue in this project; None: don't
+    followups_due: Duration = timedelta(days=30)  # a follow-up still open this long after the close is overdue
+    min_samples: int = Field(default=5, ge=2)  # fewer per period: a change is called noise, not a change
+
+
 class Policy(_Frozen):
     """``policy.yaml``. ``severities`` is ordered most severe first."""
 
@@ -241,6 +276,7 @@ class Policy(_Frozen):
     rotation_window_days: int = Field(default=90, gt=0)
     command_post: NonEmptyStr
     incident_management_info: NonEmptyStr | None = None  # where responders read how incidents are run
+    reports: ReportPolicy = ReportPolicy()
 
     def severity(self, name: str) -> SeverityPolicy:
         """The named severity; :class:`ConfigError` if policy.yaml does not define it."""

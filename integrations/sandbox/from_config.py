@@ -1,5 +1,6 @@
 """Sandboxes set up from warroom's own configuration: the roster's people are the PagerDuty users,
-each team's people (in roster order) its escalation policy, and services.yaml's Jira projects exist."""
+each team's people (in roster order) its escalation policy, and the Jira projects of services.yaml,
+roster.yaml and the policy's reports exist."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
 
 def jira_options(config: WarroomConfig) -> dict[str, Any]:
     projects = sorted({s.jira_project for s in config.services.services.values()}
-                      | {t.jira_project for t in config.roster.teams.values()})
+                      | {t.jira_project for t in config.roster.teams.values()}
+                      | ({config.policy.reports.jira_project} if config.policy.reports.jira_project else set()))
     users = [
         {"accountId": f"acct-{handle}", "displayName": p.name, "emailAddress": p.email}
         for handle, p in config.roster.people.items()
