@@ -13,18 +13,21 @@ the report never rebuilds every event as a model, so a year of incidents reads i
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from warroom.incident.errors import WarroomError
 from warroom.incident.models import Role
+from warroom.incident.policy import parse_duration
 
 __all__ = [
-    "DURATIONS",
     "DONE_STATUSES",
+    "DURATIONS",
     "PHASE_ORDER",
     "Comparison",
     "Distribution",
@@ -34,6 +37,7 @@ __all__ = [
     "IncidentFacts",
     "RawEvent",
     "Report",
+    "ReportInputError",
     "ReportInputs",
     "RoleSpell",
     "bootstrap_median_interval",
@@ -43,6 +47,7 @@ __all__ = [
     "facts_of",
     "median",
     "quantile",
+    "report_period",
 ]
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -59,6 +64,10 @@ DURATIONS: tuple[tuple[str, str], ...] = (
     ("declared_to_closed", "declaration to closed"),
 )
 PHASE_ORDER = ("declared", "stabilising", "restoring", "preserving_evidence", "reverting", "closed")
+
+
+class ReportInputError(WarroomError):
+    """The report was asked for a period or a format that makes no sense (the message says why)."""
 
 
 class RawEvent(NamedTuple):
@@ -558,9 +567,9 @@ def _followups(facts: Iterable[IncidentFacts], tracker: Mapping[str, Sequence[Fo
 
 
 def _phase_durations(facts: Iterable[IncidentFacts], seed: str) -> dict[str, Distribution]:
-    samples: dict[str, list[float]] = {f"{a} → {b}": [] for a, b in zip(PHASE_ORDER, PHASE_ORDER[1:], strict=False)}
+    samples: dict[str, list[float]] = {f"{a} → {b}": [] for a, b in itertools.pairwise(PHASE_ORDER)}
     for f in facts:
-        for a, b in zip(PHASE_ORDER, PHASE_ORDER[1:], strict=False):
+        for a, b in itertools.pairwise(PHASE_ORDER):
             if a in f.phase_at and b in f.phase_at:
                 samples[f"{a} → {b}"].append(max((f.phase_at[b] - f.phase_at[a]).total_seconds(), 0.0))
     return {k: distribution(v, f"{seed}:drill:{k}") for k, v in samples.items()}
@@ -624,3 +633,44 @@ def build_report(
         incidents=tuple(f.incident_id for f in production if f.declared or f.watched),
         min_samples=inputs.min_samples,
     )
+
+
+# ------------------------------------------------------------------------------------------ period
+
+
+def _day_or_time(text: str, option: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ReportInputError(
+            f"{option} {text!r} is not a date: write it as 2026-11-30 or 2026-11-30T09:00 (UTC unless an offset "
+            "is given)") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def report_period(
+    now: datetime, default: timedelta, since: str | None = None, from_: str | None = None, to: str | None = None
+) -> tuple[datetime, datetime]:
+    """The report's ``[start, end)``: ``--since 7d`` (up to now), or ``--from DATE [--to DATE]`` (to now
+    when no ``--to``), or ``default`` up to now. Bad input raises :class:`ReportInputError`, whose message
+    says what was wrong and what to write instead."""
+    if since is not None and (from_ is not None or to is not None):
+        raise ReportInputError("give either --since or --from/--to, not both")
+    if since is not None:
+        try:
+            span = parse_duration(since)
+        except ValueError:
+            raise ReportInputError(
+                f"--since {since!r} is not a duration: write it like 7d, 36h or 90m") from None
+        return now - span, now
+    if from_ is None and to is not None:
+        raise ReportInputError("--to needs --from (the period's first day)")
+    if from_ is not None:
+        start = _day_or_time(from_, "--from")
+        end = _day_or_time(to, "--to") if to is not None else now
+        if to is not None and len(to.strip()) == 10:  # a bare date: the whole day is in
+            end += timedelta(days=1)
+        if start >= end:
+            raise ReportInputError(f"--from {from_} is not before --to {to or 'now'}: the period would be empty")
+        return start, end
+    return now - default, now

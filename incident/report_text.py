@@ -10,7 +10,7 @@ from typing import Any
 
 from warroom.incident.report import DURATIONS, Distribution, Group, Report
 
-WHY = ("Durations are distributions (n, median with its 95% bootstrap interval, p90, min–max), never "
+WHY = ("Durations are distributions (n, median with its 95% bootstrap interval, p90, min to max), never "
        "means: at a team's real incident counts a mean such as MTTR moves more with one odd incident "
        "than with any change in how the team works (Davidovič, \"Incident Metrics in SRE\", Google 2021).")
 
@@ -29,12 +29,12 @@ def seconds_text(value: float | None) -> str:
 
 
 def distribution_text(d: Distribution, unit: str = "time") -> str:
-    """``n=7 · median 12 min (95% CI 8 min–20 min) · p90 41 min · 3 min–1.2 h``."""
+    """``n=7 · median 12 min (95% CI 8 min to 20 min) · p90 41 min · 3 min to 1.2 h``."""
     if d.n == 0:
         return "n=0 · no samples"
     show = seconds_text if unit == "time" else (lambda v: "-" if v is None else f"{v:g}")
-    ci = f" (95% CI {show(d.ci_low)}–{show(d.ci_high)})" if d.ci_low is not None else " (no interval: n<2)"
-    return f"n={d.n} · median {show(d.median)}{ci} · p90 {show(d.p90)} · {show(d.minimum)}–{show(d.maximum)}"
+    ci = f" (95% CI {show(d.ci_low)} to {show(d.ci_high)})" if d.ci_low is not None else " (no interval: n<2)"
+    return f"n={d.n} · median {show(d.median)}{ci} · p90 {show(d.p90)} · {show(d.minimum)} to {show(d.maximum)}"
 
 
 def _day(at: datetime) -> str:

@@ -13,26 +13,35 @@ from typing import Any, cast
 import uvicorn
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 
-from warroom.deployments import lifecycle
+from warroom.deployments import lifecycle, postmortem, report
+from warroom.incident.policy import ReportPolicy
 
 RUN_LIMIT = 20  # a lifecycle run ends once the desks are shown: this bounds only starts at once
 
 
-def deployments() -> list[RunnerDeployment]:
-    """The lifecycle deployment, named as in prefect.yaml."""
-    return [cast(RunnerDeployment, lifecycle.to_deployment(name="lifecycle", tags=["warroom"]))]
+def deployments(reports: ReportPolicy | None = None) -> list[RunnerDeployment]:
+    """The deployments, named as in prefect.yaml: lifecycle, postmortem, and the report on the policy's
+    schedule (``reports.schedule`` in ``reports.time_zone``; the default policy's without one)."""
+    reports = reports or ReportPolicy()
+    return [
+        cast(RunnerDeployment, lifecycle.to_deployment(name="lifecycle", tags=["warroom"])),
+        cast(RunnerDeployment, report.to_deployment(name="report", tags=["warroom"], schedules=[
+            Cron(reports.schedule, timezone=reports.time_zone)])),
+        cast(RunnerDeployment, postmortem.to_deployment(name="postmortem", tags=["warroom"])),
+    ]
 
 
-def serve_deployments() -> None:
+def serve_deployments(reports: ReportPolicy | None = None) -> None:
     """Serve the deployments until Ctrl-C."""
-    serve(*deployments(), limit=RUN_LIMIT)
+    serve(*deployments(reports), limit=RUN_LIMIT)
 
 
-def serve_in_background() -> threading.Thread:
+def serve_in_background(reports: ReportPolicy | None = None) -> threading.Thread:
     """Serve the deployments from a daemon thread: the runner then leaves SIGTERM to this process
     (from the main thread, it would cancel every waiting incident's run on the way out)."""
-    thread = threading.Thread(target=serve_deployments, name="warroom-runner", daemon=True)
+    thread = threading.Thread(target=serve_deployments, args=(reports,), name="warroom-runner", daemon=True)
     thread.start()
     return thread
 

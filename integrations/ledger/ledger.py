@@ -38,6 +38,7 @@ from warroom.incident.events import (
     event_from_parts,
 )
 from warroom.incident.models import Phase
+from warroom.incident.report import RawEvent
 from warroom.incident.work import Work
 from warroom.integrations.ledger.batch import GroupCommit
 from warroom.integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
@@ -432,6 +433,33 @@ class Ledger:
         query = query.order_by(incidents.c.opened_at.desc(), incidents.c.incident_id.desc()).limit(limit)
         with self._read("listing incidents") as conn:
             return [IncidentRow(**row._asdict()) for row in conn.execute(query)]
+
+    def report_rows(self, since: datetime, until: datetime, service: str | None = None,
+                    batch: int = 5000) -> Iterator[tuple[str, datetime, list[RawEvent]]]:
+        """Each incident opened in ``[since, until)`` (of ``service``, if given) with its events in
+        order, as the report reads them: raw rows, not rebuilt as models. One read transaction; rows
+        are fetched ``batch`` at a time, so memory holds one incident's events, not all of them."""
+        query = (
+            select(events.c.incident_id, incidents.c.opened_at, events.c.kind, events.c.payload, events.c.actor,
+                   events.c.occurred_at)
+            .join(incidents, incidents.c.incident_id == events.c.incident_id)
+            .where(incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
+            .order_by(events.c.incident_id, events.c.seq)
+        )
+        if service is not None:
+            query = query.where(incidents.c.service == service)
+        with self._read("reading the incidents of the report") as conn:
+            current: str | None = None
+            opened: datetime | None = None
+            rows: list[RawEvent] = []
+            for row in conn.execution_options(yield_per=batch).execute(query):
+                if row.incident_id != current:
+                    if current is not None and opened is not None:
+                        yield current, opened, rows
+                    current, opened, rows = row.incident_id, row.opened_at, []
+                rows.append(RawEvent(row.kind, row.payload, row.actor, row.occurred_at))
+            if current is not None and opened is not None:
+                yield current, opened, rows
 
     # -- inbox ----------------------------------------------------------------------------------
 
