@@ -294,6 +294,7 @@ def facts_of(
     divergences: dict[str, DivergenceLine] = {}
     followups: dict[str, FollowUpLine] = {}
     last_checkpoint: datetime | None = None
+    at_close: dict[str, str] = {}
 
     def hold(role: str, person: str, at: datetime) -> None:
         held = holders.get(role)
@@ -391,10 +392,13 @@ def facts_of(
         elif kind == "closed":
             closed_at = at
             phase_at.setdefault("closed", at)
+            at_close = {role: person for role, (person, _) in holders.items()}
             release_all(at)
         elif kind == "reopened":
             reopened += 1
             closed_at = None
+            for role, person in at_close.items():  # open again: the same people hold the roles again
+                hold(role, person, at)
         if e.actor != "warroom" and kind not in _NOT_PEOPLE:
             responders.setdefault(e.actor)
     # an update still overdue at the report's end counts as late until then
