@@ -109,3 +109,21 @@ def test_people_sections_survive_a_redraft() -> None:
     assert people_sections(merged) == {"root-causes": "The cache expired.\nAnd the retry storm."}
     assert "- new fact" in merged and "- old fact" not in merged
     assert keep_people_sections(None, fresh) == fresh
+
+
+@pytest.mark.parametrize("n", [7, 8, 39, 40])
+def test_the_o1_resampled_median_has_the_law_of_resampling_and_sorting(n: int) -> None:
+    """The bootstrap draws each resample's median in O(1); its quantiles match brute-force resampling."""
+    import random
+
+    from warroom.incident.report import _resampled_median
+
+    source = random.Random(n)
+    data = sorted(source.expovariate(1 / 600) for _ in range(n))
+    fast_rng, slow_rng = random.Random(1), random.Random(2)
+    fast = sorted(_resampled_median(data, fast_rng) for _ in range(20_000))
+    slow = sorted(median(slow_rng.choices(data, k=n)) for _ in range(20_000))
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        i = int(q * 19_999)
+        assert data.index(min(data, key=lambda v: abs(v - fast[i]))) == pytest.approx(
+            data.index(min(data, key=lambda v: abs(v - slow[i]))), abs=1)  # the same order statistic, give or take one
