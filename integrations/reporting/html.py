@@ -115,8 +115,8 @@ def render_html(report: Report) -> str:
         div = figure.to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"chart-{name}",
                              config={"displaylogo": False, "responsive": True})
         charts.append(f'<div class="{CHART_CLASS}" data-chart="{name}">{div}</div>')
-    body = markdown_to_html(render_markdown(report))
-    title = html.escape(render_markdown(report).splitlines()[0].lstrip("# "))
+    head, _, rest = render_markdown(report).partition("\n")
+    title = html.escape(head.lstrip("# "))
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
-            f"<style>{_STYLE}</style></head><body>\n<h2>Charts</h2>\n" + "\n".join(charts) + "\n" + body
-            + "\n</body></html>\n")
+            f"<style>{_STYLE}</style></head><body>\n<h1>{title}</h1>\n" + "\n".join(charts) + "\n"
+            + markdown_to_html(rest) + "\n</body></html>\n")
