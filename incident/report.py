@@ -14,6 +14,7 @@ the report never rebuilds every event as a model, so a year of incidents reads i
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from collections import defaultdict
@@ -51,7 +52,7 @@ __all__ = [
     "report_period",
 ]
 
-BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_LEVEL = 0.95
 DEFAULT_SEED = 11
 #: Jira statuses (case-insensitive) that mean a follow-up is done
@@ -72,10 +73,11 @@ class ReportInputError(WarroomError):
 
 
 class RawEvent(NamedTuple):
-    """One ledger row as the report reads it: the fact's kind, its payload (JSON data), who, when."""
+    """One ledger row as the report reads it: the fact's kind, its payload (JSON data, or its JSON text:
+    decoded only for the kinds the report reads), who, when."""
 
     kind: str
-    payload: Mapping[str, Any]
+    payload: Mapping[str, Any] | str
     actor: str
     occurred_at: datetime
 
@@ -330,8 +332,10 @@ def facts_of(
         holders.clear()
 
     for e in events:
-        p, at = e.payload, e.occurred_at
-        kind = e.kind
+        kind, at = e.kind, e.occurred_at
+        p: Mapping[str, Any] = _EMPTY
+        if kind in _READ:
+            p = json.loads(e.payload) if isinstance(e.payload, str) else e.payload
         if kind == "alert_attached":
             alert = p.get("alert") or {}
             fingerprints.add(str(alert.get("fingerprint")))
@@ -436,6 +440,12 @@ def facts_of(
     )
 
 
+_EMPTY: Mapping[str, Any] = {}
+#: the kinds whose payload the report reads (the others are counted, or their time taken, only)
+_READ = frozenset({"alert_attached", "declaration_decided", "declared", "severity_changed", "role_assigned",
+                   "pager_event_received", "status_update_overdue", "checkpoint_answered", "escalated",
+                   "phase_changed", "mitigation_applied", "divergence_reported", "divergence_reverted",
+                   "divergence_accepted", "followup_filed"})
 _NOT_PEOPLE = frozenset({"alert_attached", "alert_resolved", "declaration_decided", "declared", "paged",
                          "pager_event_received", "ticket_opened", "status_update_overdue", "reopened"})
 

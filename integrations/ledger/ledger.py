@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Row, bindparam, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Row, Text, bindparam, create_engine, event, func, select, text, type_coerce
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -439,9 +439,15 @@ class Ledger:
         """Each incident opened in ``[since, until)`` (of ``service``, if given) with its events in
         order, as the report reads them: raw rows, not rebuilt as models. One read transaction; rows
         are fetched ``batch`` at a time, so memory holds one incident's events, not all of them."""
+        chosen = select(incidents.c.incident_id, incidents.c.opened_at).where(
+            incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
+        if service is not None:
+            chosen = chosen.where(incidents.c.service == service)
+        # the payload as the driver gives it (SQLite: the JSON text, which the report decodes only for the kinds
+        # it reads; psycopg decodes json itself): SQLAlchemy's JSON processing costs more than the report
         query = (
-            select(events.c.incident_id, incidents.c.opened_at, events.c.kind, events.c.payload, events.c.actor,
-                   events.c.occurred_at)
+            select(events.c.incident_id, events.c.kind, type_coerce(events.c.payload, Text).label("payload"),
+                   events.c.actor, events.c.occurred_at)
             .join(incidents, incidents.c.incident_id == events.c.incident_id)
             .where(incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
             .order_by(events.c.incident_id, events.c.seq)
@@ -449,17 +455,18 @@ class Ledger:
         if service is not None:
             query = query.where(incidents.c.service == service)
         with self._read("reading the incidents of the report") as conn:
+            opened_at = {row.incident_id: row.opened_at for row in conn.execute(chosen)}
             current: str | None = None
-            opened: datetime | None = None
             rows: list[RawEvent] = []
-            for row in conn.execution_options(yield_per=batch).execute(query):
-                if row.incident_id != current:
-                    if current is not None and opened is not None:
-                        yield current, opened, rows
-                    current, opened, rows = row.incident_id, row.opened_at, []
-                rows.append(RawEvent(row.kind, row.payload, row.actor, row.occurred_at))
-            if current is not None and opened is not None:
-                yield current, opened, rows
+            for incident_id, kind, payload, actor, occurred_at in conn.execution_options(
+                    yield_per=batch).execute(query):
+                if incident_id != current:
+                    if current is not None:
+                        yield current, opened_at[current], rows
+                    current, rows = incident_id, []
+                rows.append(RawEvent(kind, payload, actor, occurred_at))
+            if current is not None:
+                yield current, opened_at[current], rows
 
     # -- inbox ----------------------------------------------------------------------------------
 
