@@ -44,7 +44,7 @@ def _day(at: datetime) -> str:
 def _group_rows(groups: list[Group]) -> list[str]:
     rows = ["| slice | declared | watched, never declared | reopened | alerts per incident | "
             + " | ".join(label for _, label in DURATIONS) + " |",
-            "|---" * (4 + len(DURATIONS)) + "|"]
+            "|---" * (5 + len(DURATIONS)) + "|"]
     for g in groups:
         rows.append(f"| {g.name} | {g.declared} | {g.watched_never_declared} | {g.reopened} | "
                     f"{distribution_text(g.alerts_per_incident, 'count')} | "

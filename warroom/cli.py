@@ -353,8 +353,8 @@ def _tracker(settings: Settings) -> tuple[JiraTracker | None, str | None]:
     try:
         credentials = (cast(JiraCredentials, JiraCredentials.load(settings.jira_block)) if settings.jira_block
                        else JiraCredentials.from_env(os.environ))
-    except ConfigError as exc:
-        return None, "; ".join(exc.problems)
+    except ConfigError:
+        return None, "set WARROOM_JIRA_URL, WARROOM_JIRA_EMAIL and WARROOM_JIRA_API_TOKEN, or WARROOM_JIRA_BLOCK"
     return JiraTracker(credentials), None
 
 
