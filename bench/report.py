@@ -9,13 +9,14 @@ report is timed. PostgreSQL runs on a throwaway database at 127.0.0.1:5432, skip
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import tempfile
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 
 from warroom.config import load_config
 from warroom.incident import events as ev
@@ -93,18 +94,19 @@ def measure(name: str, url: str) -> None:
     with Ledger.open(url, lambda: datetime.now(UTC)) as ledger:
         events = fill(ledger)
         start, end = END - SPAN / 2, END
-        began = perf_counter()
+        began, cpu = perf_counter(), process_time()
         report, facts = compute_report(ledger, None, config, start, end, None)
         computed = perf_counter() - began
         page = rendered(report, "html")
-        total = perf_counter() - began
+        total, cpu = perf_counter() - began, process_time() - cpu
         tracemalloc.start()
         compute_report(ledger, None, config, start, end, None)
         rendered(report, "html")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     print(f"{name}: {len(facts):,} incidents / {events:,} events read; report {computed:.2f} s, with the HTML "
-          f"({len(page) / 1e6:.1f} MB) {total:.2f} s (target {TARGET_S:.0f} s); peak Python memory "
+          f"({len(page) / 1e6:.1f} MB) {total:.2f} s (target {TARGET_S:.0f} s; this process's CPU time {cpu:.2f} s, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); peak Python memory "
           f"{peak / 1e6:.0f} MB; {report.overall.declared:,} declared in the period")
 
 
