@@ -28,7 +28,7 @@ from warroom.flows.forms import KEYS, keyed
 from warroom.flows.intake import receive_alert
 from warroom.flows.lifecycle import incident_lifecycle
 from warroom.flows.pagerduty_events import receive_pagerduty_event
-from warroom.flows.report import ARTIFACT_KEY, postmortem, retrospective_report
+from warroom.flows.report import ARTIFACT_KEY, postmortem_draft, postmortem_key, retrospective_report
 from warroom.incident.models import Alert, Phase, Role
 from warroom.incident.postmortem import PEOPLE_SECTIONS, SECTIONS, people_sections
 from warroom.incident.report import Report
@@ -344,8 +344,8 @@ def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandb
     incident_id = b.id("B")
     from warroom.incident.errors import WarroomError
     with pytest.raises(WarroomError, match="is not closed"):
-        postmortem(b.alert)  # reopened: no postmortem while it is open
-    first = postmortem(incident_id)
+        postmortem_draft(b.alert)  # reopened: no postmortem while it is open
+    first = postmortem_draft(incident_id)
     for section in SECTIONS:
         assert section in first.text, section
     assert set(people_sections(first.text)) == set(PEOPLE_SECTIONS)
@@ -364,16 +364,20 @@ def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandb
 
     assert posted() == 2  # the ticket and the postmortem follow-up, once each
     clock.now += timedelta(hours=1)
-    assert postmortem(incident_id).posted_on == ()  # asked again, nothing new: nothing posted
+    assert postmortem_draft(incident_id).posted_on == ()  # asked again, nothing new: nothing posted
     assert posted() == 2
     # people write their part in the file; a redraft keeps it
     edited = first.path.read_text().replace(
         "_(to be written by the people who were there)_ why it happened.", "A stale search index alias.")
     first.path.write_text(edited)
-    again = postmortem(incident_id)
+    again = postmortem_draft(incident_id)
     assert "A stale search index alias." in again.text
     assert people_sections(again.text)["root-causes"] == "A stale search index alias."
     assert posted() == 4  # a new version: once more on each
+    from prefect.client.orchestration import get_client
+    with get_client(sync_client=True) as client:
+        shown = [x for x in client.read_latest_artifacts(limit=200) if x.key == postmortem_key(incident_id)]
+    assert shown and "A stale search index alias." in str(shown[0].data)  # the artifact shows the latest draft
 
 
 def test_the_report_is_scheduled_in_prefect_yaml_and_in_what_warroom_up_serves() -> None:
