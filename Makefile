@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -48,6 +49,7 @@ __all__ = [
     "NonEmptyStr",
     "Policy",
     "Problem",
+    "ReportPolicy",
     "Roster",
     "RosterPerson",
     "Runbook",
@@ -236,6 +238,40 @@ class EscalationPolicy(_Frozen):
     message: NonEmptyStr
 
 
+_CRON_FIELD = re.compile(r"[0-9*,/\-]+|[A-Za-z]{3}(?:-[A-Za-z]{3})?")
+
+
+def _cron(value: str) -> str:
+    parts = value.split()
+    if len(parts) != 5 or not all(_CRON_FIELD.fullmatch(p) for p in parts):
+        raise PydanticCustomError(
+            "cron", "must be a cron line of 5 fields (minute hour day month weekday) such as '0 9 * * 1' "
+            "(Monday 09:00), got {got}",
+            {"got": repr(value)})
+    return " ".join(parts)
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "time_zone", "must be an IANA time zone such as 'UTC' or 'Europe/Paris', got {got}",
+            {"got": repr(value)}) from None
+    return value
+
+
+class ReportPolicy(_Frozen):
+    """The retrospective report: when it runs, over how long, and where its summary goes."""
+
+    schedule: Annotated[str, AfterValidator(_cron)] = "0 9 * * 1"  # cron: Monday 09:00
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    period: Duration = timedelta(days=7)  # a scheduled report covers this long, up to its start
+    jira_project: NonEmptyStr | None = None  # post the summary on a report issue in this project; None: don't
+    followups_due: Duration = timedelta(days=30)  # a follow-up still open this long after the close is overdue
+    min_samples: int = Field(default=5, ge=2)  # fewer per period: a change is called noise, not a change
+
+
 # --------------------------------------------------------------------------------------------------
 # drills: policy.yaml's `drills` and configs/drills/<name>.yaml (the practice, incident.drills)
 
@@ -259,26 +295,11 @@ Delay = Annotated[
 ]
 """A wait written as ``0s``, ``30s``, ``2m`` (zero allowed)."""
 
-_CRON_FIELD = re.compile(r"[0-9A-Za-z*,/\-?]+")
-
-
-def _cron(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
-        raise ValueError(
-            f"must be a cron expression of 5 fields (minute hour day month weekday), such as "
-            f"'0 10 1 * *' (10:00 UTC on the 1st of each month), got {value!r}"
-        )
-    return " ".join(fields)
-
-
 class DrillPolicy(_Frozen):
     """``policy.yaml``'s ``drills``: when the scheduled drill runs and how drills are kept apart."""
 
-    schedule: Annotated[str, BeforeValidator(_cron)] = "0 10 1 * *"  # cron, in ``timezone``: monthly
-    timezone: NonEmptyStr = "UTC"
+    schedule: Annotated[str, AfterValidator(_cron)] = "0 10 1 * *"  # cron, in ``timezone``: monthly
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
     scenario: Slug | None = None  # the scheduled drill's scenario (configs/drills/<name>.yaml); None: the first
     roles: Literal["auto", "ask"] = "auto"  # the scheduled drill's roles: by rotation, or suggested in the roles form
     jira_project: NonEmptyStr | None = None  # file drill tickets here; None: the service's own project
@@ -320,6 +341,7 @@ class Policy(_Frozen):
     drills: DrillPolicy = Field(default_factory=lambda: DrillPolicy())
     command_post: NonEmptyStr
     incident_management_info: NonEmptyStr | None = None  # where responders read how incidents are run
+    reports: ReportPolicy = ReportPolicy()
 
     def severity(self, name: str) -> SeverityPolicy:
         """The named severity; :class:`ConfigError` if policy.yaml does not define it."""

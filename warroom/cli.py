@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, cast
 
 import typer
 import uvicorn
@@ -30,9 +30,12 @@ from warroom.flows.drill import DEFAULT_SPEED, comparison_lines, plan_drill
 from warroom.incident import work
 from warroom.incident.errors import ConfigError, WarroomError
 from warroom.incident.events import HandoffOffered
+from warroom.incident.report import report_period
 from warroom.incident.state import check, fold
 from warroom.init import init_configs, next_steps
 from warroom.intake import create_intake_app
+from warroom.integrations.jira.credentials import JiraCredentials
+from warroom.integrations.jira.tracker import JiraTracker
 from warroom.integrations.ledger import Ledger
 from warroom.integrations.sandbox.from_config import jira_options, pagerduty_setup
 from warroom.integrations.sandbox.server import Sandboxes
@@ -50,6 +53,7 @@ from warroom.settings import Settings
 from warroom.signals import unwind_on_termination
 from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, free_port, local_stack, sandbox_host
 from warroom.tasks.desks import desks
+from warroom.tasks.report import FORMATS, compute_report, post_summary, rendered, write_postmortem, write_report
 from warroom.tasks.runs import DRILL, LIFECYCLE, start_run
 from warroom.tasks.runtime import use_runtime
 
@@ -177,11 +181,11 @@ def up(
         with local_stack(settings, os.environ, config, pagerduty_port, jira_port, host=host,
                          prefect_port=prefect_port) as stack, use_runtime(stack.runtime):
             os.environ.update(stack.env)  # the runner's flow runs build their runtime from these
-            for deployment in deployments(config.policy.drills):
+            for deployment in deployments(config.policy.drills, config.policy.reports):
                 deployment.apply()
             crashed, carried = carry_on(stack.runtime)
             intake = _serve_intake(create_intake_app(stack.runtime, settings, utc_now), host, intake_port)
-            serve_in_background(config.policy.drills)
+            serve_in_background(config.policy.drills, config.policy.reports)
             started.set()
             typer.echo(f"Prefect UI: {stack.ui_url}")
             typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
@@ -388,6 +392,74 @@ def incidents(
         drill = " (drill)" if row.drill else ""
         typer.echo(f"{row.incident_id:24} {row.status:8} {row.phase:20} {row.severity or '-':5} "
                    f"{row.service or '-':14} {row.title or ''}{drill}")
+
+
+def _tracker(settings: Settings) -> tuple[JiraTracker | None, str | None]:
+    """Jira, when its credentials are set (a block or WARROOM_JIRA_*); else None and why."""
+    try:
+        credentials = (cast(JiraCredentials, JiraCredentials.load(settings.jira_block)) if settings.jira_block
+                       else JiraCredentials.from_env(os.environ))
+    except ConfigError:
+        return None, "set WARROOM_JIRA_URL, WARROOM_JIRA_EMAIL and WARROOM_JIRA_API_TOKEN, or WARROOM_JIRA_BLOCK"
+    return JiraTracker(credentials), None
+
+
+@app.command()
+def report(
+    since: Annotated[str | None, typer.Option(help="The period up to now, e.g. 7d, 36h. Default: policy.yaml's "
+                                                   "reports.period.", show_default=False)] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First day (2026-11-23, UTC), with --to.",
+                                              show_default=False)] = None,
+    to: Annotated[str | None, typer.Option(help="Last day, included (2026-11-29). Default: now.",
+                                           show_default=False)] = None,
+    service: Annotated[str | None, typer.Option(help="Only this service.", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, md or json.")] = "html",
+    out: Annotated[Path | None, typer.Option(help="Write here. Default: $WARROOM_HOME/reports/ (html), else "
+                                                  "standard output.", show_default=False)] = None,
+    post: Annotated[bool, typer.Option(help="Also post the summary on the policy's Jira reports issue.")] = False,
+) -> None:
+    """The retrospective report from the ledger: production incidents per severity and service (drills
+    apart), durations as distributions, the chapter's practices, roles, divergence debt, follow-ups."""
+    settings = _settings()
+    config = load_config(settings.config_dir)
+    if fmt not in FORMATS:
+        _fail(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    start, end = report_period(utc_now(), config.policy.reports.period, since=since, from_=from_, to=to)
+    tracker, why_not = _tracker(settings)
+    if post and tracker is None:
+        _fail(f"--post needs Jira: {why_not}")
+    with Ledger.open(settings.ledger_url(), utc_now) as ledger:
+        made, _ = compute_report(ledger, tracker, config, start, end, service)
+    if post and tracker is not None:
+        key = post_summary(tracker, config, made)
+        typer.echo(f"summary posted on {key}" if key else "policy.yaml names no reports.jira_project: not posted",
+                   err=True)
+    if tracker is None:
+        typer.echo(f"note: follow-up status as recorded when filed (Jira not reachable: {why_not})", err=True)
+    if out is None and fmt != "html":
+        typer.echo(rendered(made, fmt), nl=False)
+        return
+    typer.echo(f"report written to {write_report(made, settings.home, fmt, out)}")
+
+
+@app.command()
+def postmortem(
+    incident: Annotated[str, typer.Argument(help="A closed incident's id.")],
+) -> None:
+    """Draft (or redraft) a closed incident's postmortem from the ledger: the file under
+    $WARROOM_HOME/postmortems (what people wrote in their marked sections is kept) and, with Jira, a copy
+    on the incident's ticket and its postmortem follow-up (once per version)."""
+    settings = _settings()
+    tracker, why_not = _tracker(settings)
+    with Ledger.open(settings.ledger_url(), utc_now) as ledger:
+        drafted = write_postmortem(ledger, tracker, settings.home, incident, utc_now())
+    typer.echo(f"postmortem draft of {incident}: {drafted.path} (sha256 {drafted.sha256[:12]})")
+    if tracker is None:
+        typer.echo(f"not posted to Jira ({why_not})", err=True)
+    elif drafted.posted_on:
+        typer.echo(f"posted on {', '.join(drafted.posted_on)}")
+    else:
+        typer.echo(f"already on {', '.join(drafted.issues) or 'no Jira issue'}: nothing posted")
 
 
 def _fail(message: str) -> NoReturn:

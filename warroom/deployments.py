@@ -15,6 +15,8 @@ from warroom.bootstrap import build_runtime
 from warroom.flows.drill import DEFAULT_SPEED
 from warroom.flows.drill import drill as run_drill
 from warroom.flows.lifecycle import incident_lifecycle
+from warroom.flows.report import postmortem_draft, retrospective_report
+from warroom.incident.report import report_period
 from warroom.settings import Settings
 from warroom.tasks.runtime import use_runtime
 
@@ -55,3 +57,23 @@ def drill(
     """A drill (``warroom drill``, or the policy's schedule): its alerts through the intake's path."""
     with from_settings():
         return run_drill.fn(scenario, replay, speed, roles, drill_id)
+
+@flow(name="scheduled-report")
+def report(since: str | None = None, service: str | None = None, post: bool = True) -> str:
+    """The retrospective report over the policy's period (or ``since``, e.g. 14d) up to now; returns
+    the HTML file's path. prefect.yaml runs it on the policy's schedule (Monday 09:00 by default)."""
+    settings = Settings()
+    runtime = build_runtime(settings, os.environ)
+    try:
+        with use_runtime(runtime):
+            start, end = report_period(runtime.clock(), runtime.config.policy.reports.period, since=since)
+            return retrospective_report(start, end, service, post).html
+    finally:
+        runtime.ledger.close()
+
+
+@flow(name="draft-postmortem")
+def postmortem(incident_id: str) -> str:
+    """The closed incident's postmortem draft (file, Jira copies once, artifact); returns the file's path."""
+    with from_settings():
+        return str(postmortem_draft(incident_id).path)

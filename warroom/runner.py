@@ -15,33 +15,38 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
-from warroom.deployments import drill, lifecycle
-from warroom.incident.policy import DrillPolicy
+from warroom.deployments import drill, lifecycle, postmortem, report
+from warroom.incident.policy import DrillPolicy, ReportPolicy
 
 RUN_LIMIT = 20  # a lifecycle run ends once the desks are shown: this bounds only starts at once
 
 
-def deployments(drills: DrillPolicy | None = None) -> list[RunnerDeployment]:
-    """The lifecycle and drill deployments, named as in prefect.yaml; the drill's schedule is the
-    policy's (``drills.schedule``; monthly by default)."""
-    drills = drills or DrillPolicy()
+def deployments(drills: DrillPolicy | None = None, reports: ReportPolicy | None = None) -> list[RunnerDeployment]:
+    """The deployments, named as in prefect.yaml: lifecycle, postmortem, the drill on the policy's schedule
+    (``drills.schedule``; monthly by default) and the report on its own (``reports.schedule`` in
+    ``reports.time_zone``; Monday 09:00 by default)."""
+    drills, reports = drills or DrillPolicy(), reports or ReportPolicy()
     return [
         cast(RunnerDeployment, lifecycle.to_deployment(name="lifecycle", tags=["warroom"])),
         cast(RunnerDeployment, drill.to_deployment(
             name="drill", tags=["warroom", "drill"], schedules=[Cron(drills.schedule, timezone=drills.timezone)],
             description="A drill on the real flows: the policy's scenario, roles by rotation (policy.yaml drills).")),
+        cast(RunnerDeployment, report.to_deployment(name="report", tags=["warroom"], schedules=[
+            Cron(reports.schedule, timezone=reports.time_zone)])),
+        cast(RunnerDeployment, postmortem.to_deployment(name="postmortem", tags=["warroom"])),
     ]
 
 
-def serve_deployments(drills: DrillPolicy | None = None) -> None:
+def serve_deployments(drills: DrillPolicy | None = None, reports: ReportPolicy | None = None) -> None:
     """Serve the deployments until Ctrl-C."""
-    serve(*deployments(drills), limit=RUN_LIMIT)
+    serve(*deployments(drills, reports), limit=RUN_LIMIT)
 
 
-def serve_in_background(drills: DrillPolicy | None = None) -> threading.Thread:
+def serve_in_background(drills: DrillPolicy | None = None, reports: ReportPolicy | None = None) -> threading.Thread:
     """Serve the deployments from a daemon thread: the runner then leaves SIGTERM to this process
     (from the main thread, it would cancel every waiting incident's run on the way out)."""
-    thread = threading.Thread(target=serve_deployments, args=(drills,), name="warroom-runner", daemon=True)
+    thread = threading.Thread(target=serve_deployments, args=(drills, reports), name="warroom-runner",
+                              daemon=True)
     thread.start()
     return thread
 

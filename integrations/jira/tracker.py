@@ -462,6 +462,18 @@ class JiraTracker:
 
         self._call("comment", attempt)
 
+    def comment_once(self, key: str, body: str) -> bool:
+        """Post ``body`` on ``key`` unless a comment with exactly this body is there already (a rerun, a
+        retry, a second call): returns whether it was posted now."""
+
+        def present(client: JIRA) -> bool:
+            return any(c.body == body for c in client.comments(key))
+
+        if self._call("comment_once", present):
+            return False
+        self.comment(key, body)
+        return True
+
     def transition(self, key: str, name: str) -> None:
         """Move ``key`` through the transition called ``name`` (case-insensitive).
 

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Row, bindparam, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Row, Text, bindparam, create_engine, event, func, select, text, type_coerce
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -38,6 +38,7 @@ from warroom.incident.events import (
     event_from_parts,
 )
 from warroom.incident.models import Phase
+from warroom.incident.report import RawEvent
 from warroom.incident.work import Work
 from warroom.integrations.ledger.batch import GroupCommit
 from warroom.integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
@@ -432,6 +433,40 @@ class Ledger:
         query = query.order_by(incidents.c.opened_at.desc(), incidents.c.incident_id.desc()).limit(limit)
         with self._read("listing incidents") as conn:
             return [IncidentRow(**row._asdict()) for row in conn.execute(query)]
+
+    def report_rows(self, since: datetime, until: datetime, service: str | None = None,
+                    batch: int = 5000) -> Iterator[tuple[str, datetime, list[RawEvent]]]:
+        """Each incident opened in ``[since, until)`` (of ``service``, if given) with its events in
+        order, as the report reads them: raw rows, not rebuilt as models. One read transaction; rows
+        are fetched ``batch`` at a time, so memory holds one incident's events, not all of them."""
+        chosen = select(incidents.c.incident_id, incidents.c.opened_at).where(
+            incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
+        if service is not None:
+            chosen = chosen.where(incidents.c.service == service)
+        # the payload as the driver gives it (SQLite: the JSON text, which the report decodes only for the kinds
+        # it reads; psycopg decodes json itself): SQLAlchemy's JSON processing costs more than the report
+        query = (
+            select(events.c.incident_id, events.c.kind, type_coerce(events.c.payload, Text).label("payload"),
+                   events.c.actor, events.c.occurred_at)
+            .join(incidents, incidents.c.incident_id == events.c.incident_id)
+            .where(incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
+            .order_by(events.c.incident_id, events.c.seq)
+        )
+        if service is not None:
+            query = query.where(incidents.c.service == service)
+        with self._read("reading the incidents of the report") as conn:
+            opened_at = {row.incident_id: row.opened_at for row in conn.execute(chosen)}
+            current: str | None = None
+            rows: list[RawEvent] = []
+            for incident_id, kind, payload, actor, occurred_at in conn.execution_options(
+                    yield_per=batch).execute(query):
+                if incident_id != current:
+                    if current is not None:
+                        yield current, opened_at[current], rows
+                    current, rows = incident_id, []
+                rows.append(RawEvent(kind, payload, actor, occurred_at))
+            if current is not None:
+                yield current, opened_at[current], rows
 
     # -- inbox ----------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Sandboxes set up from warroom's own configuration: the roster's people are the PagerDuty users,
-each team's people (in roster order) its escalation policy, and services.yaml's Jira projects exist.
+each team's people (in roster order) its escalation policy, and the Jira projects of services.yaml,
+roster.yaml, the policy's reports and drills exist.
 warroom acts in both as a bot user of its own (as a team sets it up for real: a PagerDuty user for the
 REST API's From header, a Jira account for the API token), so what warroom does is never a person's."""
 
@@ -44,7 +45,8 @@ def pagerduty_setup(config: WarroomConfig) -> PagerDutySetup:
 def jira_options(config: WarroomConfig) -> dict[str, Any]:
     drills = config.policy.drills.jira_project  # where drill tickets go, if policy names a project of their own
     projects = sorted({s.jira_project for s in config.services.services.values()}
-                      | {t.jira_project for t in config.roster.teams.values()} | ({drills} if drills else set()))
+                      | {t.jira_project for t in config.roster.teams.values()} | ({drills} if drills else set())
+                      | ({config.policy.reports.jira_project} if config.policy.reports.jira_project else set()))
     users = [
         {"accountId": f"acct-{handle}", "displayName": p.name, "emailAddress": p.email}
         for handle, p in config.roster.people.items()

@@ -210,12 +210,13 @@ def test_the_drill_deployment_is_scheduled_from_policy_in_prefect_yaml_and_in_wh
     assert declared["drill"]["schedules"] == [{"cron": policy["schedule"], "timezone": policy["timezone"]}]
     assert policy["schedule"] == DrillPolicy().schedule  # monthly, the default
 
-    served = {d.name: d for d in deployments(DrillPolicy(schedule="30 9 * * 1", timezone="Europe/Paris"))}
-    assert set(served) == {"lifecycle", "drill"} == {name for name in declared}
+    served = {d.name: d for d in deployments(drills=DrillPolicy(schedule="30 9 * * 1", timezone="Europe/Paris"))}
+    assert set(served) == {"lifecycle", "drill", "report", "postmortem"} == {name for name in declared}
     schedule = served["drill"].schedules[0].schedule
     assert (schedule.cron, schedule.timezone) == ("30 9 * * 1", "Europe/Paris")
     assert served["drill"].entrypoint is not None and served["drill"].entrypoint.endswith("deployments.py:drill")
-    assert {d.name: bool(d.schedules) for d in deployments()} == {"lifecycle": False, "drill": True}
+    scheduled = {d.name: bool(d.schedules) for d in deployments()}
+    assert scheduled == {"lifecycle": False, "drill": True, "report": True, "postmortem": False}
 
 
 def test_roles_auto_picks_by_the_rotation_rule_from_the_ledgers_history(runtime: Runtime) -> None:

@@ -1,0 +1,1 @@
+"""The report rendered with a charting library: the self-contained HTML page."""

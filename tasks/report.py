@@ -1,0 +1,200 @@
+"""The retrospective report's and the postmortem's side effects: read the ledger, ask the tracker for
+the follow-ups' status (JQL), write the files under ``$WARROOM_HOME``, post the summary and the draft.
+
+Each is a plain function taking what it needs (the CLI calls them without Prefect), and a task of the
+same name for the ``report`` flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from warroom.incident.errors import IntegrationError, WarroomError
+from warroom.incident.models import FollowUp, Role
+from warroom.incident.policy import WarroomConfig
+from warroom.incident.ports import Tracker
+from warroom.incident.postmortem import digest, draft_postmortem, keep_people_sections, postmortem_name
+from warroom.incident.report import (
+    FollowUpLine,
+    IncidentFacts,
+    Report,
+    ReportInputError,
+    ReportInputs,
+    build_report,
+    facts_of,
+)
+from warroom.incident.report_text import render_markdown, report_json, summary_lines
+from warroom.incident.state import fold
+from warroom.integrations.ledger import Ledger
+from warroom.integrations.reporting.html import render_html
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("html", "md", "json")
+REPORTS_INTENT = "reports"  # the one standing issue in the reports project that the summaries go on
+REPORTS_ID = "reports"
+COMMENT_MAX = 32_000  # Jira holds 32,767 characters in a comment
+
+
+def report_inputs(config: WarroomConfig, start: datetime, end: datetime, service: str | None) -> ReportInputs:
+    policy = config.policy
+    eligible = {role.value: config.roster.eligible(role) for role in Role}
+    return ReportInputs(
+        start=start, end=end, previous_start=start - (end - start),
+        practice_window_start=end - timedelta(days=policy.rotation_window_days), service=service,
+        eligible=eligible, followups_due=policy.reports.followups_due, min_samples=policy.reports.min_samples,
+    )
+
+
+def read_facts(ledger: Ledger, config: WarroomConfig, inputs: ReportInputs) -> list[IncidentFacts]:
+    """Every incident opened from the earlier of the previous period and the practice window, to the end."""
+    since = min(inputs.previous_start, inputs.practice_window_start)
+    cadence = {name: s.checkpoint_every for name, s in config.policy.severities.items()}
+    known = frozenset(config.services.services)
+    return [facts_of(incident_id, opened, rows, cadence, known, inputs.end)
+            for incident_id, opened, rows in ledger.report_rows(since, inputs.end, inputs.service)]
+
+
+def followup_statuses(tracker: Tracker, facts: Sequence[IncidentFacts], inputs: ReportInputs,
+                      ) -> dict[str, list[FollowUpLine]]:
+    """Each follow-up's status now, read from the tracker by JQL (the incident's label), for the
+    production incidents of the period that filed any."""
+    found: dict[str, list[FollowUpLine]] = {}
+    for f in facts:
+        if f.drill or not f.followups or not inputs.start <= f.opened_at < inputs.end:
+            continue
+        found[f.incident_id] = [FollowUpLine(f.incident_id, x.tracker_key, x.kind, x.summary, x.status)
+                                for x in tracker.find_followups(f.incident_id)]
+    return found
+
+
+def compute_report(ledger: Ledger, tracker: Tracker | None, config: WarroomConfig, start: datetime,
+                   end: datetime, service: str | None) -> tuple[Report, list[IncidentFacts]]:
+    if service is not None and service not in config.services.services:
+        raise ReportInputError(f"unknown service {service!r}; services.yaml has: "
+                               f"{', '.join(config.services.services)}")
+    inputs = report_inputs(config, start, end, service)
+    facts = read_facts(ledger, config, inputs)
+    statuses = followup_statuses(tracker, facts, inputs) if tracker is not None else None
+    return build_report(facts, inputs, statuses), facts
+
+
+def rendered(report: Report, fmt: str) -> str:
+    if fmt == "html":
+        return render_html(report)
+    if fmt == "md":
+        return render_markdown(report)
+    if fmt == "json":
+        return report_json(report)
+    raise ReportInputError(f"unknown format {fmt!r}: use html, md or json")
+
+
+def report_path(home: Path, report: Report, fmt: str) -> Path:
+    scope = f"-{report.service}" if report.service else ""
+    return home / "reports" / f"report{scope}-{report.start:%Y%m%dT%H%M}-{report.end:%Y%m%dT%H%M}.{fmt}"
+
+
+def write_report(report: Report, home: Path, fmt: str = "html", out: Path | None = None) -> Path:
+    """Write the report in ``fmt`` to ``out``, or under ``home/reports/``; returns where."""
+    path = out or report_path(home, report, fmt)
+    text = rendered(report, fmt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise WarroomError(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def post_summary(tracker: Tracker, config: WarroomConfig, report: Report) -> str | None:
+    """The summary as a comment on the reports issue of the policy's project (filed once); once per
+    report (a rerun finds its comment). None when the policy names no project."""
+    project = config.policy.reports.jira_project
+    if project is None:
+        return None
+    issue = tracker.file_followup(REPORTS_ID, project, REPORTS_INTENT, "action", "warroom retrospective reports",
+                                  "Each retrospective report's summary is a comment here (warroom).")
+    tracker.comment_once(issue.tracker_key, "\n".join(summary_lines(report)))
+    return issue.tracker_key
+
+
+# ----------------------------------------------------------------------------------------- postmortem
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    incident_id: str
+    path: Path
+    text: str
+    sha256: str
+    posted_on: tuple[str, ...]  # the Jira issues it was posted on now (empty: there already, or no tracker)
+    issues: tuple[str, ...]  # the issues it belongs on: the incident's ticket and its postmortem follow-up
+
+
+def postmortem_path(home: Path, incident_id: str) -> Path:
+    return home / "postmortems" / postmortem_name(incident_id)
+
+
+def write_postmortem(ledger: Ledger, tracker: Tracker | None, home: Path, incident_id: str,
+                     now: datetime) -> Postmortem:
+    """Draft (or redraft) the closed incident's postmortem: the file under ``home/postmortems/`` keeps
+    what people wrote in their sections; the draft goes on the incident's Jira ticket and its
+    postmortem follow-up as a comment, once per version."""
+    records = ledger.stream(incident_id)
+    if not records:
+        raise WarroomError(f"no incident {incident_id} in the ledger at {ledger.url}: `warroom incidents` lists them")
+    state = fold(records, incident_id)
+    if state.closed_at is None:
+        raise WarroomError(f"{incident_id} is not closed ({state.phase.value}): its postmortem is drafted once it is")
+    followups: list[FollowUp] = list(state.followups.values())
+    if tracker is not None:
+        try:
+            followups = tracker.find_followups(incident_id) or followups
+        except IntegrationError as exc:
+            log.warning("follow-up status from the ledger, not Jira: %s", exc)
+    path = postmortem_path(home, incident_id)
+    previous = path.read_text(encoding="utf-8") if path.is_file() else None
+    text = keep_people_sections(previous, draft_postmortem(state, records, followups, now))
+    if previous is not None and _without_stamp(previous) == _without_stamp(text):
+        text = previous  # nothing changed but the time it was drafted: keep the file, and the copies, as they are
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    issues = tuple(k for k in ((state.ticket[0] if state.ticket else None),
+                               (state.followups["postmortem"].tracker_key if "postmortem" in state.followups
+                                else None)) if k)
+    posted: list[str] = []
+    if tracker is not None:
+        body = _comment(incident_id, text)
+        for key in issues:
+            if tracker.comment_once(key, body):
+                posted.append(key)
+    return Postmortem(incident_id, path, text, digest(text), tuple(posted), issues)
+
+
+def _without_stamp(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("Drafted by warroom"))
+
+
+def _comment(incident_id: str, text: str) -> str:
+    head = f"warroom postmortem draft of {incident_id} (sha256 {digest(text)}):\n\n"
+    if len(head) + len(text) <= COMMENT_MAX:
+        return head + text
+    note = f"\n… (cut: the whole draft is {postmortem_name(incident_id)} under $WARROOM_HOME/postmortems)"
+    room = COMMENT_MAX - len(head) - len(note)
+    return head + text[:room].rsplit("\n", 1)[0] + note
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+read_facts_task = task(name="read_ledger_for_report", cache_policy=NONE)(read_facts)
+followup_statuses_task = task(name="read_followup_status", cache_policy=NONE)(followup_statuses)
+write_report_task = task(name="write_report", cache_policy=NONE)(write_report)
+post_summary_task = task(name="post_report_summary", cache_policy=NONE)(post_summary)
+write_postmortem_task = task(name="draft_postmortem", cache_policy=NONE)(write_postmortem)
