@@ -41,6 +41,7 @@ def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,
         say(f"  Jira sandbox:      {stack.sandboxes.jira_url}")
         say(f"  sandbox CA:        {stack.sandboxes.tls.ca_path if stack.sandboxes.tls else '-'}")
         now = rt.clock()
+        alert = alert.model_copy(update={"starts_at": now})  # it fires now, whatever date the sample says
         incident_id = f"INC-{now:%Y%m%d-%H%M%S}"
         service = config.services.services[alert.service or ""]
         decision = decide(signals_from_alert(alert, config.policy, service.customer_facing, now),
