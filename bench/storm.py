@@ -8,6 +8,7 @@ and commits per accepted alert. Figures, never pass/fail.
 that were on the stack most often, in their own and in total), to find where the time goes.
 ``--profile FILE``: cProfile of every thread started from then on, merged into FILE (pstats), and the
 top of it printed (waits show as lock ``acquire``; the profiler slows everything down).
+``--switch-interval S``: the GIL's switch interval of this process (to try; no steady effect seen here).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=bench.STORM_ALERTS)
     parser.add_argument("--sample", action="store_true")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this process (s)")
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     profiles: list[cProfile.Profile] = []
     if args.profile:
         def start_profile(*_: object) -> None:  # the first event of a new thread: profile it from here on
