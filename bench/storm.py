@@ -8,6 +8,8 @@ and commits per accepted alert. Figures, never pass/fail.
 that were on the stack most often, in their own and in total), to find where the time goes.
 ``--profile FILE``: cProfile of every thread started from then on, merged into FILE (pstats), and the
 top of it printed (waits show as lock ``acquire``; the profiler slows everything down).
+``--up``: against the full stack instead (`warroom up` as a subprocess: its runner serving, Prefect and the
+ledger on SQLite), as bench/intake.py measures it: throughput and the CPU of its process tree only.
 ``--switch-interval S``: the GIL's switch interval of this process (to try; no steady effect seen here).
 """
 
@@ -29,6 +31,7 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import intake as bench
+from _stack import WarroomUp, tree
 
 from warroom.bootstrap import utc_now
 from warroom.config import load_config
@@ -81,15 +84,61 @@ class Sampler:
                 print(f"    {100 * n / max(1, self.samples):5.1f}%  {name}")
 
 
+UP_WAIT_S = 300.0  # at most, for the declared incidents to wait on their desks before the storms
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid``'s live process tree, from /proc/<pid>/stat."""
+    total = 0
+    for each in tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure_up(alerts: int) -> None:
+    print(f"bench/storm.py --up: {alerts} alerts from {bench.STORM_CLIENTS} clients against `warroom up` (SQLite); "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
+    up = WarroomUp(Path(tempfile.mkdtemp(prefix="warroom-storm-up-")), bench.TOKEN,
+                   {"PREFECT_LOGGING_LEVEL": "WARNING"})
+    try:
+        started = time.perf_counter()
+        incidents = bench.declare(up.url, [f"join-up-{i}" for i in range(bench.STORM_FINGERPRINTS)])
+        # as bench/intake.py does: the storms start once the incidents' lifecycle runs are waiting on their
+        # desks (else the runner starting 20 lifecycle processes is measured with the joins)
+        bench.WAIT_TIMEOUT_S = UP_WAIT_S
+        waiting = bench.wait_waiting(up.api_url, incidents, started)
+        print(f"  {waiting['ic_desks_paused']} of {len(incidents)} incidents waiting on their desks after "
+              f"{waiting['waiting_s']:.0f} s{' (gave up waiting)' if waiting['timed_out'] else ''}", flush=True)
+        for name, prefix, fingerprints, labels in (
+                ("joins", "join-up", bench.STORM_FINGERPRINTS, bench.CRITICAL),
+                ("watched", "watch-up", alerts, bench.WATCHED)):
+            cpu = tree_cpu_s(up.process.pid)
+            r = bench.storm(up.url, prefix, fingerprints, labels)
+            cpu = tree_cpu_s(up.process.pid) - cpu
+            per = max(1, r["accepted"])
+            print(bench.storm_line(name, r) + f"  load {r['load']:.1f}")
+            print(f"    CPU of warroom up's process tree per accepted alert: {1000 * cpu / per:.2f} ms", flush=True)
+    finally:
+        print(f"  stop: {up.stop()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--alerts", type=int, default=bench.STORM_ALERTS)
     parser.add_argument("--sample", action="store_true")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--up", action="store_true")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this process (s)")
     args = parser.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
+    if args.up:
+        bench.STORM_ALERTS = args.alerts
+        return measure_up(args.alerts)
     profiles: list[cProfile.Profile] = []
     if args.profile:
         def start_profile(*_: object) -> None:  # the first event of a new thread: profile it from here on
