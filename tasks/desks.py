@@ -9,17 +9,21 @@ shows the desk again (:func:`show`) with the next form. Nothing runs while a per
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
+import certifi
 from prefect import Flow, get_client
 from prefect._internal.pydantic.v2_schema import create_v2_schema
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import LogCreate
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -34,6 +38,7 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key, keyset_from_paused_state
+from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
 from prefect.states import Completed, Paused
 from prefect.types._datetime import now
 
@@ -70,6 +75,24 @@ class Answer:
         return f"{self.desk.incident_id}:answer:{self.desk.pause_key}"
 
 
+
+@functools.cache
+def _tls_context(cert_file: str, insecure: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cert_file)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def prefect_client() -> SyncPrefectClient:
+    """A synchronous Prefect client whose TLS context is made once per process, as Prefect would make it
+    (its CA file, or none verified when told so). Prefect's own ``get_client`` loads the CA file each
+    time (tens of ms of CPU), and the dispatcher asks for the desks' answers every round."""
+    context = _tls_context(str(PREFECT_API_SSL_CERT_FILE.value() or certifi.where()),
+                           bool(PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value()))
+    return get_client(sync_client=True, httpx_settings={"verify": context})
+
 def _desk(run: FlowRun) -> Desk:
     state = run.state
     paused = state is not None and state.type is StateType.PAUSED
@@ -84,7 +107,7 @@ def _desk(run: FlowRun) -> Desk:
 def desks(incident_id: str | None = None, person: str | None = None) -> list[Desk]:
     """The desks not closed yet, oldest first (of one incident, or one person's)."""
     tags = [TAG] + ([f"incident:{incident_id}"] if incident_id else []) + ([f"person:{person}"] if person else [])
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[DESK_FLOW])),
             flow_run_filter=FlowRunFilter(
@@ -124,7 +147,7 @@ def show(flow: Flow[..., Any], incident_id: str, desk: str, person: str, label: 
         existing = None
     if existing is not None and existing.paused and existing.pause_key == key:
         return existing.run_id
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         if existing is None:
             run_id = client.create_flow_run(
                 flow, name=f"{incident_id} · {label} · {person}",
@@ -146,13 +169,13 @@ def show(flow: Flow[..., Any], incident_id: str, desk: str, person: str, label: 
 
 def log(run_id: UUID, text: str, refused: bool = False) -> None:
     """A line on the desk run's Logs tab (the page a person sees after answering), as Prefect shows it."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         client.create_logs([LogCreate(name="warroom.desk", level=logging.ERROR if refused else logging.INFO,
                                       message=text, timestamp=now("UTC"), flow_run_id=run_id)])
 
 
 def close(run_id: UUID, why: str) -> None:
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         client.set_flow_run_state(run_id, Completed(message=why), force=True)
 
 
@@ -190,12 +213,12 @@ def _answer(client: Any, run: FlowRun) -> Answer | None:
 
 def answered() -> list[Answer]:
     """The desks someone answered (the server moved them to Running), with their answers."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         return [a for run in _running_desks(client) if (a := _answer(client, run)) is not None]
 
 
 def answer_of(run_id: UUID) -> Answer | None:
     """The desk's answer, if it is still waiting to be handled."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         runs = _running_desks(client, [run_id])
         return _answer(client, runs[0]) if runs else None

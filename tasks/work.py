@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -126,9 +127,16 @@ class Dispatcher:
     def serve(self) -> None:
         """Carry out due work and answers until :meth:`stop`; sleeps on an event between rounds (woken early by
         :meth:`drive`), so an idle loop costs nothing."""
+        polled = float("-inf")
         while not self._stop.is_set():
             try:
-                busy = self.round() > 0
+                # the answers at most every IDLE_WAIT_S, as when idle: a busy loop (a storm waking it at
+                # each page) would otherwise ask Prefect on every round
+                done = self.run_due()
+                if time.monotonic() - polled >= IDLE_WAIT_S:
+                    polled = time.monotonic()
+                    done += self.poll()
+                busy = done > 0
             except Exception as exc:  # the ledger itself failing: say so, keep going
                 log.error("dispatcher: %s", describe_failure(exc))
                 busy = False
