@@ -55,7 +55,6 @@ from warroom.incident import events as ev
 from warroom.incident import work
 from warroom.incident.cadence import due
 from warroom.incident.document import artifact_key
-from warroom.incident.drills import RolePick
 from warroom.incident.errors import IllegalTransitionError, WarroomError
 from warroom.incident.models import Phase, Role
 from warroom.incident.rotation import Suggestion, suggest_roles
@@ -236,7 +235,7 @@ def accept_action(divergence_id: str, what: str) -> str:
 def roles_offer(state: IncidentState, problem: str | None) -> Offer:
     rt = current_runtime()
     roster = rt.config.roster
-    suggestions: Mapping[Role, Suggestion | RolePick]
+    suggestions: Mapping[Role, Suggestion]
     if state.drill:  # practice: whoever held each role least, drills included, and not on call now
         suggestions = drill_picks(state.incident_id, oncall_handle(state.service or ""))
         why = "Suggestions by the drill rotation (who held each role least, not on call now):"

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from warroom.incident import events as ev
 from warroom.incident.models import Alert, Phase, Role
 from warroom.incident.policy import Roster, Scenario, format_duration
-from warroom.incident.rotation import Holding
+from warroom.incident.rotation import ROLE_SHORT, Holding, Suggestion
 
 __all__ = [
     "DRILL_LABEL",
@@ -110,19 +110,7 @@ def replay_schedule(
 # Rotation: who practises which role
 
 
-@dataclass(frozen=True)
-class RolePick:
-    role: Role
-    person: str | None
-    reason: str
-
-
-_SHORT = {
-    Role.INCIDENT_COMMANDER: "IC",
-    Role.OPERATIONS_LEAD: "ops lead",
-    Role.COMMUNICATIONS_LEAD: "comms lead",
-    Role.PLANNING_LEAD: "planning lead",
-}
+RolePick = Suggestion  # a drill's pick: the role, the person (None: nobody left) and why
 
 
 def drill_rotation(
@@ -141,7 +129,7 @@ def drill_rotation(
         eligible = [p for p in roster.eligible(role) if p not in busy]
         if not eligible:
             why = "everyone who may be it is on call now" if roster.eligible(role) else "nobody on the roster may be it"
-            out[role] = RolePick(role, None, f"no {_SHORT[role]}: {why}")
+            out[role] = RolePick(role, None, f"no {ROLE_SHORT[role]}: {why}")
             continue
         free = [p for p in eligible if p not in taken] or eligible
 
@@ -154,7 +142,7 @@ def drill_rotation(
         count, last, _ = key(best)
         when = "never" if count == 0 else f"last on {last:%Y-%m-%d}"
         times = "time" if count == 1 else "times"
-        reason = f"{best}: {_SHORT[role]} {count} {times} in the last {window_days} days ({when})"
+        reason = f"{best}: {ROLE_SHORT[role]} {count} {times} in the last {window_days} days ({when})"
         if busy:
             reason += f"; not on call ({', '.join(sorted(busy))} is)"
         out[role] = RolePick(role, best, reason)

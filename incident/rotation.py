@@ -31,7 +31,7 @@ class Suggestion:
     reason: str
 
 
-_SHORT = {
+ROLE_SHORT = {
     Role.INCIDENT_COMMANDER: "IC",
     Role.OPERATIONS_LEAD: "ops lead",
     Role.COMMUNICATIONS_LEAD: "comms lead",
@@ -66,7 +66,7 @@ def suggest_roles(
         count, last, _, _ = key(best)
         when = "never" if count == 0 else f"last on {last:%Y-%m-%d}"
         times = "time" if count == 1 else "times"
-        reason = f"{best}: {_SHORT[role]} {count} {times} in the last {window_days} days ({when})"
+        reason = f"{best}: {ROLE_SHORT[role]} {count} {times} in the last {window_days} days ({when})"
         if best == oncall:
             reason += "; on call now"
         out[role] = Suggestion(role, best, reason)
