@@ -7,7 +7,7 @@ import os
 import secrets
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -167,13 +167,14 @@ def up(
     check_port(host, intake_port, "--intake-port")
     check_port(sandbox_host(host), pagerduty_port, "--pagerduty-port")
     check_port(sandbox_host(host), jira_port, "--jira-port")
-    stop, started = threading.Event(), threading.Event()
+    # plain flags, no locks: the handler runs on the main thread wherever it was interrupted, and an
+    # Event's lock taken there could be the one the interrupted code holds
+    signalled = {"started": False, "stop": False}
 
     def on_signal(signum: int, frame: object) -> None:
-        if not started.is_set() and not stop.is_set():
-            stop.set()
+        first, signalled["stop"] = not signalled["stop"], True
+        if first and not signalled["started"]:
             raise KeyboardInterrupt  # still starting: unwind what has started
-        stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
@@ -186,7 +187,7 @@ def up(
             crashed, carried = carry_on(stack.runtime)
             intake = _serve_intake(create_intake_app(stack.runtime, settings, utc_now), host, intake_port)
             serve_in_background(config.policy.drills, config.policy.reports)
-            started.set()
+            signalled["started"] = True
             typer.echo(f"Prefect UI: {stack.ui_url}")
             typer.echo(f"PagerDuty sandbox: {stack.sandboxes.pagerduty_url}")
             typer.echo(f"Jira sandbox: {stack.sandboxes.jira_url}")
@@ -201,7 +202,8 @@ def up(
                 pagerduty_url=stack.sandboxes.pagerduty_url, jira_url=stack.sandboxes.jira_url,
                 home=str(settings.home)))
             try:
-                stop.wait()
+                while not signalled["stop"]:
+                    time.sleep(0.2)  # a signal interrupts it at once; its handler sets the flag
             finally:
                 remove_stack_file(settings.home)
                 typer.echo("stopping: the runs waiting on forms are carried on at the next `warroom up`")

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from warroom.incident.errors import LedgerError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -38,7 +40,9 @@ class GroupCommit(Generic[T, R]):
     def submit(self, item: T) -> R:
         pending: _Pending[T, R] = _Pending(item)
         self._queue.put(pending)
-        pending.done.wait()
+        while not pending.done.wait(1.0):  # a committer that has stopped answers nobody: don't wait on it
+            if not self._thread.is_alive() and not pending.done.is_set():
+                raise LedgerError("the ledger is closed: nothing more can be written")
         if pending.error is not None:
             raise pending.error
         return pending.result  # type: ignore[return-value]

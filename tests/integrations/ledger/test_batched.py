@@ -81,3 +81,9 @@ def test_marking_a_missing_inbox_row_fails_only_that_mark(ledger: Ledger) -> Non
         ledger.mark_inbox(kept + 1000, "accepted")
     ledger.mark_inbox(kept, "accepted", reason="fine")
     assert ledger.inbox_row(kept).reason == "fine"
+
+
+def test_a_write_after_close_is_refused_not_left_waiting(ledger: Ledger) -> None:
+    ledger.close()  # its committing thread stops: a write must say so rather than wait for it forever
+    with pytest.raises(LedgerError, match="the ledger is closed"):
+        ledger.store_inbox("alertmanager", {"content-type": "application/json"}, b"{}")
