@@ -8,10 +8,10 @@ from datetime import timedelta
 from prefect import flow, get_run_logger
 
 from warroom.incident import events as ev
-from warroom.incident.drills import ROLES_LABEL, RolePick, alert_labels, drill_rotation
+from warroom.incident.drills import ROLES_LABEL, alert_labels, drill_rotation
 from warroom.incident.errors import IntegrationError, WarroomError
 from warroom.incident.models import Phase, Role
-from warroom.incident.rotation import Holding, suggest_roles
+from warroom.incident.rotation import Holding, Suggestion, suggest_roles
 from warroom.incident.state import fold
 from warroom.tasks.document import document, publish_document
 from warroom.tasks.ledger import envelope, load_state, record_event
@@ -55,7 +55,7 @@ def role_history(days: int, include_drills: bool = False, excluding: str | None 
     return history
 
 
-def drill_picks(incident_id: str, oncall: str | None) -> dict[Role, RolePick]:
+def drill_picks(incident_id: str, oncall: str | None) -> dict[Role, Suggestion]:
     """Who practises which role in this drill: the rotation over real incidents and drills alike,
     leaving out whoever is on call now (and this drill itself)."""
     rt = current_runtime()
@@ -69,7 +69,7 @@ def drill_roles_mode(incident_id: str) -> str:
     return str(alert_labels(current_runtime().ledger.stream(incident_id)).get(ROLES_LABEL, "ask"))
 
 
-def assign_by_rotation(incident_id: str, picks: dict[Role, RolePick]) -> None:
+def assign_by_rotation(incident_id: str, picks: dict[Role, Suggestion]) -> None:
     """``--roles auto``: the drill's leads by rotation, recorded as the IC's roles decision with each
     pick's reason, and the drill moves on to stabilising (no roles form)."""
     state = load_state(incident_id)

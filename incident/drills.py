@@ -28,7 +28,6 @@ __all__ = [
     "REPLAY_LABEL",
     "ROLES_LABEL",
     "Comparison",
-    "RolePick",
     "Scheduled",
     "compare",
     "drill_alert",
@@ -110,12 +109,9 @@ def replay_schedule(
 # Rotation: who practises which role
 
 
-RolePick = Suggestion  # a drill's pick: the role, the person (None: nobody left) and why
-
-
 def drill_rotation(
     roster: Roster, history: Iterable[Holding], now: datetime, window_days: int, oncall: Iterable[str] = ()
-) -> dict[Role, RolePick]:
+) -> dict[Role, Suggestion]:
     """The drill's roles by rotation: for each role (IC first), among those the roster allows who are
     not on call now, whoever held it least often in the window (drills and real incidents alike), then
     least recently (never before long ago), then by handle; one role per person while people last.
@@ -124,12 +120,12 @@ def drill_rotation(
     recent = [h for h in history if since <= h.at <= now]
     busy = set(oncall)
     taken: set[str] = set()
-    out: dict[Role, RolePick] = {}
+    out: dict[Role, Suggestion] = {}
     for role in Role:
         eligible = [p for p in roster.eligible(role) if p not in busy]
         if not eligible:
             why = "everyone who may be it is on call now" if roster.eligible(role) else "nobody on the roster may be it"
-            out[role] = RolePick(role, None, f"no {ROLE_SHORT[role]}: {why}")
+            out[role] = Suggestion(role, None, f"no {ROLE_SHORT[role]}: {why}")
             continue
         free = [p for p in eligible if p not in taken] or eligible
 
@@ -145,7 +141,7 @@ def drill_rotation(
         reason = f"{best}: {ROLE_SHORT[role]} {count} {times} in the last {window_days} days ({when})"
         if busy:
             reason += f"; not on call ({', '.join(sorted(busy))} is)"
-        out[role] = RolePick(role, best, reason)
+        out[role] = Suggestion(role, best, reason)
         taken.add(best)
     return out
 
