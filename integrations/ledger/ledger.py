@@ -54,6 +54,17 @@ _PG_MIGRATION_LOCK = 0x7761_7272_6F6F_6D  # pg_advisory_xact_lock key: "warroom"
 _READ_ONLY = "warroom_ledger_read_only"
 
 
+class _OneStatement:
+    """A group commit's op of a single statement (an inbox row stored or marked): a statement that fails
+    is taken back by the database itself, so it needs no savepoint of its own."""
+
+    def __init__(self, op: _Op) -> None:
+        self.op = op
+
+    def __call__(self, conn: Connection) -> Any:
+        return self.op(conn)
+
+
 @dataclass(frozen=True)
 class IncidentRow:
     """One incident as the ``incidents`` projection lists it."""
@@ -501,7 +512,7 @@ class Ledger:
             return int(conn.execute(_INSERT_INBOX, values).scalar_one())
 
         try:
-            return int(self._writer.submit(insert))
+            return int(self._writer.submit(_OneStatement(insert)))
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"storing alerts from {sources} in the inbox", exc)) from exc
 
@@ -524,7 +535,7 @@ class Ledger:
                 raise LedgerError(f"inbox row {inbox_id} does not exist")
 
         try:
-            self._writer.submit(mark)
+            self._writer.submit(_OneStatement(mark))
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"marking inbox row {inbox_id}", exc)) from exc
 
@@ -576,10 +587,19 @@ class Ledger:
         """The group commit: each transaction in a savepoint of one database transaction, so one that
         raises takes back only its own writes; a failed commit fails them all."""
         outcomes: list[Any] = []
+        sqlite = self._engine.dialect.name == "sqlite"  # PostgreSQL aborts the transaction on any error
         with self._one_writer, self._engine.begin() as conn:
             if len(ops) == 1:  # alone: no savepoint needed; what it raises rolls the transaction back
                 return [ops[0](conn)]
             for op in ops:  # plain SAVEPOINT statements: a third of the cost of SQLAlchemy's nested transactions
+                if sqlite and isinstance(op, _OneStatement):
+                    try:
+                        outcomes.append(op(conn))
+                    except Exception as exc:
+                        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                            raise  # SQLite took back the whole transaction (disk full, say): they all fail
+                        outcomes.append(exc)
+                    continue
                 conn.exec_driver_sql("SAVEPOINT op")
                 try:
                     outcome = op(conn)
