@@ -54,17 +54,6 @@ _PG_MIGRATION_LOCK = 0x7761_7272_6F6F_6D  # pg_advisory_xact_lock key: "warroom"
 _READ_ONLY = "warroom_ledger_read_only"
 
 
-class _OneStatement:
-    """A group commit's op of a single statement (an inbox row stored or marked): a statement that fails
-    is taken back by the database itself, so it needs no savepoint of its own."""
-
-    def __init__(self, op: _Op) -> None:
-        self.op = op
-
-    def __call__(self, conn: Connection) -> Any:
-        return self.op(conn)
-
-
 @dataclass(frozen=True)
 class IncidentRow:
     """One incident as the ``incidents`` projection lists it."""
@@ -512,7 +501,7 @@ class Ledger:
             return int(conn.execute(_INSERT_INBOX, values).scalar_one())
 
         try:
-            return int(self._writer.submit(_OneStatement(insert)))
+            return int(self._writer.submit(insert))
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"storing alerts from {sources} in the inbox", exc)) from exc
 
@@ -535,7 +524,7 @@ class Ledger:
                 raise LedgerError(f"inbox row {inbox_id} does not exist")
 
         try:
-            self._writer.submit(_OneStatement(mark))
+            self._writer.submit(mark)
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"marking inbox row {inbox_id}", exc)) from exc
 
@@ -584,22 +573,15 @@ class Ledger:
             return transaction(conn)
 
     def _commit_ops(self, ops: Sequence[_Op]) -> list[Any]:
-        """The group commit: each transaction in a savepoint of one database transaction, so one that
-        raises takes back only its own writes; a failed commit fails them all."""
-        outcomes: list[Any] = []
-        sqlite = self._engine.dialect.name == "sqlite"  # PostgreSQL aborts the transaction on any error
+        """The group commit: the callers' transactions in one database transaction; one that raises
+        takes back only its own writes, and a failed commit fails them all."""
         with self._one_writer, self._engine.begin() as conn:
-            if len(ops) == 1:  # alone: no savepoint needed; what it raises rolls the transaction back
+            if len(ops) == 1:  # alone: what it raises rolls the transaction back
                 return [ops[0](conn)]
+            if conn.dialect.name == "sqlite":
+                return _without_savepoints(conn, ops)
+            outcomes: list[Any] = []
             for op in ops:  # plain SAVEPOINT statements: a third of the cost of SQLAlchemy's nested transactions
-                if sqlite and isinstance(op, _OneStatement):
-                    try:
-                        outcomes.append(op(conn))
-                    except Exception as exc:
-                        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-                            raise  # SQLite took back the whole transaction (disk full, say): they all fail
-                        outcomes.append(exc)
-                    continue
                 conn.exec_driver_sql("SAVEPOINT op")
                 try:
                     outcome = op(conn)
@@ -610,7 +592,7 @@ class Ledger:
                 else:
                     conn.exec_driver_sql("RELEASE SAVEPOINT op")
                     outcomes.append(outcome)
-        return outcomes
+            return outcomes
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
@@ -687,6 +669,24 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _without_savepoints(conn: Connection, ops: Sequence[_Op]) -> list[Any]:
+    """SQLite: the ops one after the other with no savepoint each (a savepoint costs more than most ops).
+    An op that raises before it changed a row (a conflict found by its reads, an inbox row that does
+    not exist, one statement refused: SQLite takes a failed statement back) fails alone; one that
+    raises after a change it cannot take back fails the whole batch, as a failed commit does."""
+    dbapi = conn.connection.dbapi_connection
+    outcomes: list[Any] = []
+    for op in ops:
+        changes = dbapi.total_changes  # type: ignore[union-attr]
+        try:
+            outcomes.append(op(conn))
+        except Exception as exc:
+            if dbapi.total_changes != changes or not dbapi.in_transaction:  # type: ignore[union-attr]
+                raise  # half an op would be committed (or SQLite rolled back all): every caller hears why
+            outcomes.append(exc)
+    return outcomes
 
 
 def _utc(value: datetime, what: str) -> datetime:

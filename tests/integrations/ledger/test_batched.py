@@ -4,14 +4,17 @@ work its last fact calls for, and concurrent writers (each told its own outcome)
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Connection, insert, select
 
 from warroom.incident import work
 from warroom.incident.errors import LedgerConflictError, LedgerError
 from warroom.integrations.ledger import Ledger
+from warroom.integrations.ledger.schema import inbox
 
 from .helpers import T0, declared, update
 
@@ -87,3 +90,37 @@ def test_a_write_after_close_is_refused_not_left_waiting(ledger: Ledger) -> None
     ledger.close()  # its committing thread stops: a write must say so rather than wait for it forever
     with pytest.raises(LedgerError, match="the ledger is closed"):
         ledger.store_inbox("alertmanager", {"content-type": "application/json"}, b"{}")
+
+
+def _insert_inbox(n: int) -> Callable[[Connection], int]:
+    def op(conn: Connection) -> int:
+        return int(conn.execute(insert(inbox).values(received_at=T0, source="generic", headers={}, body=str(n),
+                                                     status="received").returning(inbox.c.id)).scalar_one())
+    return op
+
+
+def test_in_one_group_commit_an_op_failing_before_any_change_fails_alone(ledger: Ledger) -> None:
+    """The group commit's ops share one database transaction (on SQLite with no savepoint each)."""
+    def refused(conn: Connection) -> int:
+        conn.execute(select(inbox.c.id))  # it read, changed nothing, then gave up
+        raise LedgerConflictError("moved on")
+
+    outcomes = ledger._commit_ops([_insert_inbox(1), refused, _insert_inbox(2)])
+    assert isinstance(outcomes[1], LedgerConflictError)
+    assert [r.body for r in ledger.inbox_rows()] == ["1", "2"]
+
+
+def test_in_one_group_commit_an_op_failing_after_a_change_fails_them_all(ledger: Ledger, ledger_url: str) -> None:
+    """Half an op is never committed: on SQLite, where it cannot be taken back alone, the whole batch is."""
+    def half_done(conn: Connection) -> int:
+        _insert_inbox(3)(conn)
+        raise RuntimeError("failed after writing")
+
+    ops = [_insert_inbox(1), half_done, _insert_inbox(2)]
+    if ledger_url.startswith("sqlite"):  # no savepoint to take it back to: the batch fails, as a failed commit
+        with pytest.raises(RuntimeError, match="failed after writing"):
+            ledger._commit_ops(ops)
+        assert ledger.inbox_rows() == []
+    else:  # PostgreSQL: each op in a savepoint, taken back alone
+        assert isinstance(ledger._commit_ops(ops)[1], RuntimeError)
+        assert [r.body for r in ledger.inbox_rows()] == ["1", "2"]
