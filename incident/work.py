@@ -107,7 +107,8 @@ def mirror_document(incident_id: str, version: int, now: datetime) -> Work:
                 due_at=now + FIRST_RETRY, params={"version": version})
 
 
-def retry_inbox(inbox_id: int, now: datetime) -> Work:
-    """A stored body whose processing failed: try it again (a sender may never send it again)."""
-    return Work(key=f"inbox:{inbox_id}", incident_id="inbox", kind="inbox", due_at=now + FIRST_RETRY,
+def retry_inbox(inbox_id: int, now: datetime, after: timedelta = FIRST_RETRY) -> Work:
+    """A stored body whose processing failed, or never finished: try it again ``after`` ``now`` (a
+    sender may never send it again)."""
+    return Work(key=f"inbox:{inbox_id}", incident_id="inbox", kind="inbox", due_at=now + after,
                 params={"inbox_id": inbox_id})

@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -43,7 +43,7 @@ from warroom.integrations.alerts.parse import (
     parse,
     parse_pagerduty_event,
 )
-from warroom.integrations.ledger import WorkRow
+from warroom.integrations.ledger import Ledger, WorkRow
 from warroom.integrations.pagerduty.pager import PagerDutyPager
 from warroom.settings import Settings
 from warroom.tasks.document import write_document
@@ -54,6 +54,7 @@ from warroom.tasks.work import Dispatcher, describe_failure
 # Alertmanager with max_alerts: 0 sends a whole group in one body: 10,000 alerts are 2.5-6 MB
 MAX_BODY = 32 * 1024 * 1024
 BODY_TIMEOUT = 10.0  # seconds for a whole body to arrive
+STRANDED_AFTER = timedelta(seconds=60)  # a body still received this long after it came was left behind
 log = logging.getLogger("warroom.intake")
 
 
@@ -107,6 +108,10 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stranded = await anyio.to_thread.run_sync(take_up_stranded, runtime.ledger)
+        if stranded:
+            log.warning("%d stored alert bodies were never processed (a process stopped while at them): "
+                        "the dispatcher processes them now", stranded)
         if dispatch_loop:
             dispatcher.start()
         try:
@@ -167,8 +172,11 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
                      "alerts": [described(a.fingerprint, o) for a, o in zip(parsed.alerts, outcomes, strict=True)]}
 
     def reprocess(row: WorkRow) -> str:
-        """The dispatcher's second (third...) try at a stored body whose processing failed."""
+        """The dispatcher's second (third...) try at a stored body whose processing failed or never
+        finished; one another intake has processed meanwhile is left as it is."""
         stored = runtime.ledger.inbox_row(int(row.params["inbox_id"]))
+        if stored.status != "received":
+            return f"processed meanwhile: {stored.status}"
         status, _ = process(stored.id, stored.source, stored.headers.get("content-type"), stored.body.encode())
         return f"processed on a later try: {status}"
 
@@ -236,6 +244,14 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         return {"status": "ok", "counts": dict(counts)}
 
     return app
+
+
+def take_up_stranded(ledger: Ledger) -> int:
+    """Work to process each body still marked received (stored, then the process stopped before it
+    said what became of it), due ``STRANDED_AFTER`` after it arrived: a body another intake is at
+    right now is done by then, and left alone. Returns how many were taken up."""
+    return ledger.add_work([work.retry_inbox(row.id, row.received_at, STRANDED_AFTER)
+                            for row in ledger.inbox_rows(status="received")])
 
 
 def described(fingerprint: str, outcome: Outcome) -> dict[str, Any]:

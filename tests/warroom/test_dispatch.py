@@ -328,3 +328,26 @@ def test_while_the_sender_waits_the_page_is_tried_once_and_the_rest_is_the_dispa
     finally:
         server.stop()
         stack.faults()
+
+
+def test_a_body_left_unprocessed_by_a_stopped_intake_is_processed_after_a_restart(stack: Stack) -> None:
+    """Killed between storing a body and saying what became of it: the row stays "received" with no
+    reason. The next intake to start takes it up (once the body is a minute old: another intake may be
+    at it), and it is processed; one processed meanwhile is left as it is."""
+    body = json.dumps(am_group(am_alert("LeftBehind", severity="critical", impact="customer"))).encode()
+    ledger = stack.runtime.ledger
+    left = ledger.store_inbox("alertmanager", {"content-type": "application/json"}, body, stack.clock())
+    done = ledger.store_inbox("alertmanager", {"content-type": "application/json"}, b"{}", stack.clock())
+    restarted = Background(create_intake_app(stack.runtime, settings(), stack.clock, stack.dispatcher,
+                                             dispatch_loop=False))  # its start takes them up
+    restarted.stop()
+    ledger.mark_inbox(done, "rejected", reason="processed by another intake meanwhile")
+    stack.clock.now += timedelta(seconds=59)
+    assert stack.run_until_idle() == 0  # not before the body is a minute old
+    stack.clock.now += timedelta(seconds=1)
+    stack.run_until_idle()
+    row = ledger.inbox_row(left)
+    assert row.status == "accepted" and row.incident_id and "declared" in (row.reason or "")
+    assert stack.pages(row.incident_id) == 1
+    assert ledger.inbox_row(done).reason == "processed by another intake meanwhile"
+    assert ledger.work_by_key(f"inbox:{done}").outcome == "processed meanwhile: rejected"  # type: ignore[union-attr]
