@@ -152,8 +152,8 @@ class Ledger:
         self._one_writer: AbstractContextManager[object] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
-        # Group commit: concurrent writers' transactions share one database transaction, each in a
-        # savepoint of its own, and one flush to disk; each caller returns once its writes are
+        # Group commit: concurrent writers' transactions share one database transaction (each taken
+        # back alone if it fails: see _commit_ops) and one flush to disk; each caller returns once its writes are
         # committed. On SQLite (one writer, a commit costs an fsync) every fact and the inbox go this
         # way; on PostgreSQL, which commits concurrent transactions in parallel, the inbox only.
         self._writer: GroupCommit[_Op, Any] = GroupCommit(self._commit_ops)
@@ -565,8 +565,8 @@ class Ledger:
                 ) from exc
 
     def _transact(self, transaction: Callable[[Connection], _T]) -> _T:
-        """``transaction(conn)`` in a write transaction of its own (a savepoint of a group commit on
-        SQLite), committed when this returns; what it raises is raised here, and nothing of it is stored."""
+        """``transaction(conn)`` in a write transaction of its own (a part of a group commit on SQLite),
+        committed when this returns; what it raises is raised here, and nothing of it is stored."""
         if self._group_facts:
             return cast(_T, self._writer.submit(transaction))
         with self._engine.begin() as conn:
