@@ -20,6 +20,8 @@ Side effects happen once (DESIGN §6):
 - A comment is posted again only if no new comment with the same body appeared since the first
   attempt; a transition is not repeated once the issue reached its target status; a remote link is
   not added twice for the same URL; an assignment is a plain overwrite.
+- An attachment is added unless one of the same file name is on the issue (read again before a
+  retry): :meth:`JiraTracker.attach_once` callers put the version (a hash) in the name.
 
 Limit: Jira Cloud's search is eventually consistent, and a create can still be in flight when the
 retry searches; the backoff between attempts (``RetryPolicy``) is what gives it time to land.
@@ -40,6 +42,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
+from io import BytesIO
 from typing import Any, TypeVar, cast, get_args
 
 import requests
@@ -473,6 +476,25 @@ class JiraTracker:
             return False
         self.comment(key, body)
         return True
+
+    def attach_once(self, key: str, filename: str, content: bytes) -> bool:
+        """Attach ``content`` to ``key`` as ``filename`` unless an attachment of that name is there
+        already: a name that carries the version (a hash) attaches each version once. A retry after
+        an answer that was lost looks again first. Returns whether this call attached it."""
+        posted = False
+
+        def attempt(client: JIRA) -> bool:
+            nonlocal posted
+            attached = _ticket_fields(client.issue(key, fields="attachment").raw).get("attachment") or []
+            if any(isinstance(a, dict) and a.get("filename") == filename for a in attached):
+                return posted  # there already; this call's own when an earlier attempt's answer was lost
+            posted = True
+            # a fresh stream per attempt: the client reads it to the end
+            client.add_attachment(key, attachment=cast(Any, BytesIO(content)), filename=filename)
+            log.info("attached %s to %s", filename, key)
+            return True
+
+        return self._call("attach_once", attempt)
 
     def transition(self, key: str, name: str) -> None:
         """Move ``key`` through the transition called ``name`` (case-insensitive).
