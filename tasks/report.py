@@ -1,5 +1,6 @@
 """The retrospective report's and the postmortem's side effects: read the ledger, ask the tracker for
-the follow-ups' status (JQL), write the files under ``$WARROOM_HOME``, post the summary and the draft.
+the follow-ups' status (JQL), write the files under ``$WARROOM_HOME``, post the summary, attach the
+draft.
 
 Each is a plain function taking what it needs (the CLI calls them without Prefect), and a task of the
 same name for the ``report`` flow.
@@ -20,7 +21,13 @@ from warroom.incident.errors import IntegrationError, WarroomError
 from warroom.incident.models import FollowUp, Role
 from warroom.incident.policy import WarroomConfig
 from warroom.incident.ports import Tracker
-from warroom.incident.postmortem import digest, draft_postmortem, keep_people_sections, postmortem_name
+from warroom.incident.postmortem import (
+    attachment_name,
+    digest,
+    draft_postmortem,
+    keep_people_sections,
+    postmortem_name,
+)
 from warroom.incident.report import (
     FollowUpLine,
     IncidentFacts,
@@ -40,7 +47,6 @@ log = logging.getLogger(__name__)
 FORMATS = ("html", "md", "json")
 REPORTS_INTENT = "reports"  # the one standing issue in the reports project that the summaries go on
 REPORTS_ID = "reports"
-COMMENT_MAX = 32_000  # Jira holds 32,767 characters in a comment
 
 
 def report_inputs(config: WarroomConfig, start: datetime, end: datetime, service: str | None) -> ReportInputs:
@@ -134,7 +140,8 @@ class Postmortem:
     path: Path
     text: str
     sha256: str
-    posted_on: tuple[str, ...]  # the Jira issues it was posted on now (empty: there already, or no tracker)
+    filename: str  # the name this version is attached under: postmortem-<incident>-<sha256[:12]>.md
+    attached_to: tuple[str, ...]  # the Jira issues it was attached to now (empty: there already, or no tracker)
     issues: tuple[str, ...]  # the issues it belongs on: the incident's ticket and its postmortem follow-up
 
 
@@ -145,8 +152,9 @@ def postmortem_path(home: Path, incident_id: str) -> Path:
 def write_postmortem(ledger: Ledger, tracker: Tracker | None, home: Path, incident_id: str,
                      now: datetime) -> Postmortem:
     """Draft (or redraft) the closed incident's postmortem: the file under ``home/postmortems/`` keeps
-    what people wrote in their sections; the draft goes on the incident's Jira ticket and its
-    postmortem follow-up as a comment, once per version."""
+    what people wrote in their sections; the draft (UTF-8 Markdown) is attached to the incident's Jira
+    ticket and its postmortem follow-up, once per version (its hash is in the attachment's name), each
+    with a short comment saying so and where people write their part."""
     records = ledger.stream(incident_id)
     if not records:
         raise WarroomError(f"no incident {incident_id} in the ledger at {ledger.url}: `warroom incidents` lists them")
@@ -169,26 +177,28 @@ def write_postmortem(ledger: Ledger, tracker: Tracker | None, home: Path, incide
     issues = tuple(k for k in ((state.ticket[0] if state.ticket else None),
                                (state.followups["postmortem"].tracker_key if "postmortem" in state.followups
                                 else None)) if k)
-    posted: list[str] = []
+    filename = attachment_name(incident_id, text)
+    attached: list[str] = []
     if tracker is not None:
-        body = _comment(incident_id, text)
+        note = attached_note(incident_id, filename, digest(text))
         for key in issues:
-            if tracker.comment_once(key, body):
-                posted.append(key)
-    return Postmortem(incident_id, path, text, digest(text), tuple(posted), issues)
+            if tracker.attach_once(key, filename, text.encode("utf-8")):
+                attached.append(key)
+            tracker.comment_once(key, note)  # after the attachment, so it never names a missing file
+    return Postmortem(incident_id, path, text, digest(text), filename, tuple(attached), issues)
+
+
+def attached_note(incident_id: str, filename: str, sha256: str) -> str:
+    """The short comment that goes with each version attached (once per version and issue)."""
+    return (f"warroom attached the postmortem draft of {incident_id}: {filename} (sha256 {sha256[:12]}…).\n"
+            "Sections marked \"to be written by the people who were there\" are yours: write them in "
+            f"$WARROOM_HOME/postmortems/{postmortem_name(incident_id)} on the warroom host, then run "
+            f"`warroom postmortem {incident_id}`. A redraft keeps what you wrote there and attaches the new "
+            "version beside this one.")
 
 
 def _without_stamp(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("Drafted by warroom"))
-
-
-def _comment(incident_id: str, text: str) -> str:
-    head = f"warroom postmortem draft of {incident_id} (sha256 {digest(text)}):\n\n"
-    if len(head) + len(text) <= COMMENT_MAX:
-        return head + text
-    note = f"\n… (cut: the whole draft is {postmortem_name(incident_id)} under $WARROOM_HOME/postmortems)"
-    room = COMMENT_MAX - len(head) - len(note)
-    return head + text[:room].rsplit("\n", 1)[0] + note
 
 
 # ---------------------------------------------------------------------------------------------- tasks

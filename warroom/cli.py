@@ -449,19 +449,22 @@ def postmortem(
     incident: Annotated[str, typer.Argument(help="A closed incident's id.")],
 ) -> None:
     """Draft (or redraft) a closed incident's postmortem from the ledger: the file under
-    $WARROOM_HOME/postmortems (what people wrote in their marked sections is kept) and, with Jira, a copy
-    on the incident's ticket and its postmortem follow-up (once per version)."""
+    $WARROOM_HOME/postmortems (what people wrote in their marked sections is kept) and, with Jira, the
+    draft attached to the incident's ticket and its postmortem follow-up (once per version)."""
     settings = _settings()
     tracker, why_not = _tracker(settings)
     with Ledger.open(settings.ledger_url(), utc_now) as ledger:
         drafted = write_postmortem(ledger, tracker, settings.home, incident, utc_now())
     typer.echo(f"postmortem draft of {incident}: {drafted.path} (sha256 {drafted.sha256[:12]})")
     if tracker is None:
-        typer.echo(f"not posted to Jira ({why_not})", err=True)
-    elif drafted.posted_on:
-        typer.echo(f"posted on {', '.join(drafted.posted_on)}")
+        typer.echo(f"not attached in Jira ({why_not})", err=True)
+    elif not drafted.issues:
+        typer.echo("the incident has no Jira ticket nor postmortem follow-up: not attached anywhere")
     else:
-        typer.echo(f"already on {', '.join(drafted.issues) or 'no Jira issue'}: nothing posted")
+        if drafted.attached_to:
+            typer.echo(f"attached to {', '.join(drafted.attached_to)} as {drafted.filename}")
+        if already := [k for k in drafted.issues if k not in drafted.attached_to]:
+            typer.echo(f"already on {', '.join(already)} as {drafted.filename}: not attached again")
 
 
 def _fail(message: str) -> NoReturn:

@@ -340,7 +340,8 @@ def test_every_figure_of_the_report_against_the_hand_worked_values(
 
 
 def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandboxes) -> None:
-    """The draft has every template section, keeps what people wrote, and reaches Jira once per version."""
+    """The draft has every template section, keeps what people wrote, and is attached in Jira (the
+    ticket and the postmortem follow-up) once per version."""
     incident_id = b.id("B")
     from warroom.incident.errors import WarroomError
     with pytest.raises(WarroomError, match="is not closed"):
@@ -355,17 +356,40 @@ def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandb
     for evidence in state.evidence:
         assert evidence.sha256 in first.text
     assert state.ticket is not None
-    assert set(first.posted_on) == {state.ticket[0], state.followups["postmortem"].tracker_key}
+    issues = {state.ticket[0], state.followups["postmortem"].tracker_key}
+    assert set(first.attached_to) == set(first.issues) == issues
+    jira = sandboxes.jira_app.state.jira  # type: ignore[union-attr]
 
-    def posted() -> int:
-        return sum(1 for r in requests_seen(sandboxes, sandboxes.jira_url)
-                   if r["method"] == "POST" and r["path"].endswith("/comment")
-                   and f"postmortem draft of {incident_id}" in json.dumps(r["body"]))
+    def attached() -> dict[str, list[tuple[str, bytes]]]:
+        """Each issue's postmortem attachments as the Jira sandbox holds them (name, bytes)."""
+        return {key: [(a.filename, a.content) for a in jira.issue(key).attachments
+                      if a.filename.startswith(f"postmortem-{incident_id}-")] for key in issues}
 
-    assert posted() == 2  # the ticket and the postmortem follow-up, once each
+    def notes() -> int:
+        return sum(1 for key in issues for c in jira.issue(key).comments
+                   if f"the postmortem draft of {incident_id}" in c.body)
+
+    v1 = (f"postmortem-{incident_id}-{first.sha256[:12]}.md", first.path.read_bytes())
+    assert first.filename == v1[0] and v1[1].decode("utf-8") == first.text
+    assert attached() == {key: [v1] for key in issues}  # the very bytes of the file, once on each
+    assert notes() == 2 and all(v1[0] in c.body for key in issues for c in jira.issue(key).comments
+                                if "postmortem draft" in c.body)
+    uploads = [r for r in requests_seen(sandboxes, sandboxes.jira_url)
+               if r["method"] == "POST" and r["path"].endswith("/attachments")]
+    assert len(uploads) == 2
+    # the bytes read back through Jira's API (the attachment's content URL) equal the file
+    from warroom.integrations.jira.credentials import JiraCredentials
+    client = JiraCredentials.from_env(sandboxes.env()).get_client(timeout_s=10.0, max_retries=0)
+    try:
+        [meta] = [a for a in client.issue(state.ticket[0], fields="attachment").fields.attachment
+                  if a.filename == v1[0]]
+        assert meta.get() == first.path.read_bytes()
+    finally:
+        client.close()
+
     clock.now += timedelta(hours=1)
-    assert postmortem_draft(incident_id).posted_on == ()  # asked again, nothing new: nothing posted
-    assert posted() == 2
+    assert postmortem_draft(incident_id).attached_to == ()  # asked again, nothing new: nothing attached
+    assert attached() == {key: [v1] for key in issues} and notes() == 2
     # people write their part in the file; a redraft keeps it
     edited = first.path.read_text().replace(
         "_(to be written by the people who were there)_ why it happened.", "A stale search index alias.")
@@ -373,7 +397,12 @@ def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandb
     again = postmortem_draft(incident_id)
     assert "A stale search index alias." in again.text
     assert people_sections(again.text)["root-causes"] == "A stale search index alias."
-    assert posted() == 4  # a new version: once more on each
+    v2 = (f"postmortem-{incident_id}-{again.sha256[:12]}.md", again.path.read_bytes())
+    assert v2[0] != v1[0] and set(again.attached_to) == issues
+    assert attached() == {key: [v1, v2] for key in issues}  # a new version: once more on each
+    assert notes() == 4
+    assert postmortem_draft(incident_id).attached_to == ()  # and that version is not attached twice
+    assert attached() == {key: [v1, v2] for key in issues}
     from prefect.client.orchestration import get_client
     with get_client(sync_client=True) as client:
         shown = [x for x in client.read_latest_artifacts(limit=200) if x.key == postmortem_key(incident_id)]
