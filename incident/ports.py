@@ -119,3 +119,8 @@ class Tracker(Protocol):
     def find_followups(
         self, incident_id: str, label: str | None = None, status: str | None = None
     ) -> list[FollowUp]: ...
+
+    def find_followups_of(self, incident_ids: Sequence[str]) -> dict[str, list[FollowUp]]:
+        """Each incident's follow-ups, as :meth:`find_followups` gives them, asked in a few searches
+        for many incidents at once; every id asked is a key (an empty list: none found)."""
+        ...

@@ -29,6 +29,7 @@ from warroom.incident.postmortem import (
     postmortem_name,
 )
 from warroom.incident.report import (
+    OPEN_ITEM_KINDS,
     FollowUpLine,
     IncidentFacts,
     Report,
@@ -59,26 +60,38 @@ def report_inputs(config: WarroomConfig, start: datetime, end: datetime, service
     )
 
 
+def reach(inputs: ReportInputs) -> datetime:
+    """Where the report's full read starts: the earlier of the previous period and the practice window."""
+    return min(inputs.previous_start, inputs.practice_window_start)
+
+
 def read_facts(ledger: Ledger, config: WarroomConfig, inputs: ReportInputs) -> list[IncidentFacts]:
     """Every incident opened from the earlier of the previous period and the practice window, to the end."""
-    since = min(inputs.previous_start, inputs.practice_window_start)
     cadence = {name: s.checkpoint_every for name, s in config.policy.severities.items()}
     known = frozenset(config.services.services)
     return [facts_of(incident_id, opened, rows, cadence, known, inputs.end)
-            for incident_id, opened, rows in ledger.report_rows(since, inputs.end, inputs.service)]
+            for incident_id, opened, rows in ledger.report_rows(reach(inputs), inputs.end, inputs.service)]
+
+
+def read_earlier(ledger: Ledger, config: WarroomConfig, inputs: ReportInputs) -> list[IncidentFacts]:
+    """The production incidents opened before :func:`reach`, read only for what they may still owe (their
+    divergences and follow-ups: :data:`OPEN_ITEM_KINDS`); those owing nothing are dropped here."""
+    known = frozenset(config.services.services)
+    earlier = (facts_of(incident_id, opened, rows, {}, known, inputs.end)
+               for incident_id, opened, rows in ledger.open_item_rows(reach(inputs), OPEN_ITEM_KINDS, inputs.service))
+    return [f for f in earlier if not f.drill and (f.followups or any(d.status != "reverted" for d in f.divergences))]
 
 
 def followup_statuses(tracker: Tracker, facts: Sequence[IncidentFacts], inputs: ReportInputs,
-                      ) -> dict[str, list[FollowUpLine]]:
-    """Each follow-up's status now, read from the tracker by JQL (the incident's label), for the
-    production incidents of the period that filed any."""
-    found: dict[str, list[FollowUpLine]] = {}
-    for f in facts:
-        if f.drill or not f.followups or not inputs.start <= f.opened_at < inputs.end:
-            continue
-        found[f.incident_id] = [FollowUpLine(f.incident_id, x.tracker_key, x.kind, x.summary, x.status)
-                                for x in tracker.find_followups(f.incident_id)]
-    return found
+                      earlier: Sequence[IncidentFacts] = ()) -> dict[str, list[FollowUpLine]]:
+    """Each follow-up's status now, read from the tracker by JQL (the incidents' labels, many incidents a
+    search), for the production incidents opened before the period's end that filed any: those of the
+    period, and the earlier ones whose follow-ups the report lists while any is open."""
+    asked = [f.incident_id for f in (*earlier, *facts)
+             if not f.drill and f.followups and f.opened_at < inputs.end]
+    found = tracker.find_followups_of(asked) if asked else {}
+    return {incident_id: [FollowUpLine(incident_id, x.tracker_key, x.kind, x.summary, x.status) for x in lines]
+            for incident_id, lines in found.items()}
 
 
 def compute_report(ledger: Ledger, tracker: Tracker | None, config: WarroomConfig, start: datetime,
@@ -88,8 +101,9 @@ def compute_report(ledger: Ledger, tracker: Tracker | None, config: WarroomConfi
                                f"{', '.join(config.services.services)}")
     inputs = report_inputs(config, start, end, service)
     facts = read_facts(ledger, config, inputs)
-    statuses = followup_statuses(tracker, facts, inputs) if tracker is not None else None
-    return build_report(facts, inputs, statuses), facts
+    earlier = read_earlier(ledger, config, inputs)
+    statuses = followup_statuses(tracker, facts, inputs, earlier) if tracker is not None else None
+    return build_report(facts, inputs, statuses, earlier), facts
 
 
 def rendered(report: Report, fmt: str) -> str:
@@ -204,6 +218,7 @@ def _without_stamp(text: str) -> str:
 # ---------------------------------------------------------------------------------------------- tasks
 
 read_facts_task = task(name="read_ledger_for_report", cache_policy=NONE)(read_facts)
+read_earlier_task = task(name="read_ledger_for_open_items", cache_policy=NONE)(read_earlier)
 followup_statuses_task = task(name="read_followup_status", cache_policy=NONE)(followup_statuses)
 write_report_task = task(name="write_report", cache_policy=NONE)(write_report)
 post_summary_task = task(name="post_report_summary", cache_policy=NONE)(post_summary)

@@ -73,6 +73,7 @@ __all__ = [
 SERVICE = "Jira"
 LABEL_PREFIX = "warroom"
 FOLLOWUP_LABEL = "warroom-followup"
+LABELS_PER_SEARCH = 50  # incidents a search of find_followups_of names (keeps the JQL short)
 TICKET_LABEL = "warroom-incident"
 TICKET_INTENT = "incident"
 SUMMARY_MAX = 255
@@ -585,6 +586,31 @@ class JiraTracker:
         jql = " AND ".join(clauses) + " ORDER BY created ASC"
         raws = self._call("find_followups", lambda client: self._search(client, jql, limit=0))
         return [self._followup(incident_id, raw) for raw in raws]
+
+    def find_followups_of(self, incident_ids: Sequence[str]) -> dict[str, list[FollowUp]]:
+        """Each incident's follow-ups (as :meth:`find_followups`), :data:`LABELS_PER_SEARCH` incidents a
+        search (``labels in (...)``): a report over a long history asks Jira a few times, not once per
+        incident. An issue is the incident's whose label it carries."""
+        wanted = list(dict.fromkeys(incident_ids))
+        found: dict[str, list[FollowUp]] = {incident_id: [] for incident_id in wanted}
+        for first in range(0, len(wanted), LABELS_PER_SEARCH):
+            chunk = {incident_label(i): i for i in wanted[first : first + LABELS_PER_SEARCH]}
+            jql = (
+                f"labels in ({', '.join(jql_string(label) for label in chunk)}) "
+                f"AND labels = {jql_string(FOLLOWUP_LABEL)} ORDER BY created ASC"
+            )
+
+            def search(client: JIRA, query: str = jql) -> list[dict[str, Any]]:
+                return self._search(client, query, limit=0)
+
+            raws = self._call("find_followups", search)
+            for raw in raws:
+                labels = [str(x) for x in _ticket_fields(raw).get("labels") or []]
+                for label in labels:
+                    if label in chunk:
+                        found[chunk[label]].append(self._followup(chunk[label], raw))
+                        break
+        return found
 
     def _followup(self, incident_id: str, raw: dict[str, Any]) -> FollowUp:
         fields = _ticket_fields(raw)

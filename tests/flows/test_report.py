@@ -426,3 +426,86 @@ def test_the_report_is_scheduled_in_prefect_yaml_and_in_what_warroom_up_serves()
     other = reports.model_copy(update={"schedule": "30 7 * * 5", "time_zone": "Europe/Paris"})
     [moved] = {d.name: d for d in deployments(reports=other)}["report"].schedules
     assert (moved.schedule.cron, moved.schedule.timezone) == ("30 7 * * 5", "Europe/Paris")  # type: ignore[union-attr]
+
+
+def test_divergences_and_followups_left_open_by_earlier_incidents_stay_in_the_report(
+    make_runtime: Callable[..., Runtime], sandboxes: Sandboxes
+) -> None:
+    """An incident opened long before the previous period (and the practice window) still owes a
+    divergence and a follow-up: the report lists both, with their age, marked as earlier; an earlier
+    incident that reverted its divergence and whose follow-up is done in Jira owes nothing; a drill's
+    open divergence is a drill's."""
+    from warroom.incident import events as ev
+    from warroom.incident.report_text import render_markdown, report_data
+
+    end = datetime.now(UTC).replace(microsecond=0)
+    clock = Clock(end)
+    runtime = make_runtime(600, clock=clock)
+    sfx = secrets.token_hex(2)
+    start = end - timedelta(days=7)
+    window = timedelta(days=runtime.config.policy.rotation_window_days)
+    assert end - window < start - timedelta(days=7)  # the full read reaches back to the practice window
+
+    def incident(name: str, opened: datetime, service: str, *, reverted: bool = False, drill: bool = False,
+                 followup: bool = True) -> tuple[str, datetime, str | None]:
+        iid = f"INC-OLD-{name}-{sfx}"
+
+        def env(n: int, at: datetime) -> dict[str, Any]:
+            return {"incident_id": iid, "actor": "carol", "occurred_at": at, "idempotency_key": f"{iid}:{n}"}
+
+        applied = opened + 10 * MIN
+        batch: list[ev.Event] = [
+            ev.Declared(**env(1, opened), title=f"{name} broke", service=service, severity="SEV2",
+                        commander="carol", reasons=("customers can see it",), drill=drill),
+            ev.MitigationApplied(**env(2, applied), divergence_id="d1", what=f"{name}: feature flag off",
+                                 revert="flag on", approved_by="dan"),
+        ]
+        if reverted:
+            batch.append(ev.DivergenceReverted(**env(3, opened + 90 * MIN), divergence_id="d1"))
+        batch.append(ev.Closed(**env(4, opened + 2 * 60 * MIN), summary="fixed"))
+        key = None
+        if followup:  # filed in Jira, as the lifecycle files it, and recorded in the ledger
+            filed = runtime.tracker.file_followup(iid, "PAY", "postmortem", "postmortem", f"Postmortem {iid}", "")
+            batch.append(ev.FollowUpFiled(**env(5, opened + 2 * 60 * MIN), followup=filed))
+            key = filed.tracker_key
+        runtime.ledger.write_many(batch, expected_seq=0)
+        return iid, applied, key
+
+    old, old_applied, old_key = incident("OPEN", end - timedelta(days=200), "checkout")
+    done, _, done_key = incident("DONE", end - timedelta(days=150), "checkout", reverted=True)
+    drill, _, _ = incident("DRILL", end - timedelta(days=180), "checkout", drill=True, followup=False)
+    prev, prev_applied, _ = incident("PREV", start - timedelta(days=3), "search", followup=False)
+    assert done_key is not None
+    runtime.tracker.transition(done_key, "In Progress")
+    runtime.tracker.transition(done_key, "Done")
+    # the ledger holds each follow-up as filed ("To Do"); Jira says what it is now
+
+    report = retrospective_report(start, end, post=False, postmortems=False).report
+
+    # divergence debt: the 200-day-old incident's and the previous period's, ages worked out by hand
+    debt = {(x.divergence.incident_id, x.divergence.divergence_id): x for x in report.divergence_debt}
+    assert set(debt) == {(old, "d1"), (prev, "d1")}  # not the reverted one, not the drill's
+    assert debt[(old, "d1")].age == (end - old_applied).total_seconds() == timedelta(days=200).total_seconds() - 600
+    assert debt[(prev, "d1")].age == (end - prev_applied).total_seconds() == timedelta(days=10).total_seconds() - 600
+    assert debt[(old, "d1")].earlier and debt[(old, "d1")].opened_at == end - timedelta(days=200)
+    owed = debt[(old, "d1")].divergence
+    assert (owed.status, owed.what) == ("open", "OPEN: feature flag off")
+    assert [x.divergence.incident_id for x in report.divergence_debt] == [old, prev]  # oldest first
+    # follow-ups: the old incident's is open in Jira and overdue (closed 200 days ago, due in 30); the
+    # other old one's is done in Jira: listed no more
+    follow = {f.incident_id: f for f in report.followups}
+    assert old in follow and done not in follow and drill not in follow
+    assert (follow[old].filed, follow[old].open, follow[old].overdue, follow[old].earlier) == (1, 1, 1, True)
+    assert [(x.key, x.status) for x in follow[old].lines] == [(old_key, "To Do")]
+    searches = [r for r in requests_seen(sandboxes, sandboxes.jira_url) if "search" in r["path"]
+                and f"warroom-{old.lower()}" in json.dumps(r) and f"warroom-{done.lower()}" in json.dumps(r)]
+    assert searches, "the earlier incidents' follow-ups were asked of Jira in one search"
+    # the outputs say which items come from incidents before the period
+    markdown = render_markdown(report)
+    row = next(line for line in markdown.splitlines() if line.startswith(f"| {old} |") and "feature flag" in line)
+    assert f"{end - timedelta(days=200):%Y-%m-%d} (**before this period**)" in row and "| 200.0 d |" in row
+    data = report_data(report)
+    assert any(x["earlier"] and x["divergence"]["incident_id"] == old for x in data["divergence_debt"])
+    # a report on another service leaves them out
+    other = retrospective_report(start, end, service="payments-api", post=False, postmortems=False).report
+    assert other.divergence_debt == () and other.followups == ()

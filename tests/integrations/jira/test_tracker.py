@@ -606,3 +606,24 @@ def test_the_sandbox_refuses_an_upload_without_the_xsrf_header(
         assert http.get(f"/rest/api/2/attachment/{int(one['id']) + 1}").status_code == 404
     recorded = jira_sandbox.requests("POST", path=f"/rest/api/2/issue/{key}/attachments")
     assert [r.response_status for r in recorded] == [403, 200]  # recorded, as every request
+
+
+def test_find_followups_of_many_incidents_in_one_search(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    first = tracker.file_followup("INC-1", "OPS", "postmortem", "postmortem", "Postmortem 1", "")
+    fix = tracker.file_followup("INC-1", "OPS", "fix-pool", "bug", "Fix the pool", "")
+    other = tracker.file_followup("INC-12", "SRE", "postmortem", "postmortem", "Postmortem 12", "")
+    tracker.open_ticket("INC-1", "OPS", "Down", "")  # the ticket is not a follow-up
+    tracker.transition(fix.tracker_key, "In Progress")
+    jira_sandbox.recorder.clear()
+
+    found = tracker.find_followups_of(["INC-1", "INC-12", "INC-99", "INC-1"])
+
+    assert found == {
+        "INC-1": [first, fix.model_copy(update={"status": "In Progress"})],
+        "INC-12": [other],
+        "INC-99": [],  # asked, none filed
+    }
+    assert found["INC-1"] == tracker.find_followups("INC-1")  # the same as asked one by one
+    searches = [r for r in jira_sandbox.requests() if "search" in r.path]
+    assert len(searches) == 2  # one for the three incidents, one for INC-1 alone
+    assert "labels in" in str(searches[0].query) + str(searches[0].body)
