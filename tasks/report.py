@@ -158,6 +158,17 @@ class Postmortem:
     attached_to: tuple[str, ...]  # the Jira issues it was attached to now (empty: there already, or no tracker)
     issues: tuple[str, ...]  # the issues it belongs on: the incident's ticket and its postmortem follow-up
 
+    def outcome(self) -> str:
+        """Where the draft went in Jira, in a line or two (the CLI's answer, and the deployment run's)."""
+        if not self.issues:
+            return "the incident has no Jira ticket nor postmortem follow-up: not attached anywhere"
+        lines = []
+        if self.attached_to:
+            lines.append(f"attached to {', '.join(self.attached_to)} as {self.filename}")
+        if already := [k for k in self.issues if k not in self.attached_to]:
+            lines.append(f"already on {', '.join(already)} as {self.filename}: not attached again")
+        return "\n".join(lines)
+
 
 def postmortem_path(home: Path, incident_id: str) -> Path:
     return home / "postmortems" / postmortem_name(incident_id)
