@@ -17,6 +17,7 @@ from warroom.tasks.report import (
     Postmortem,
     followup_statuses_task,
     post_summary_task,
+    read_earlier_task,
     read_facts_task,
     report_inputs,
     write_postmortem_task,
@@ -54,8 +55,9 @@ def retrospective_report(start: datetime, end: datetime, service: str | None = N
     rt = current_runtime()
     inputs = report_inputs(rt.config, start, end, service)
     facts = read_facts_task(rt.ledger, rt.config, inputs)
-    statuses = followup_statuses_task(rt.tracker, facts, inputs)
-    report = build_report(facts, inputs, statuses)
+    earlier = read_earlier_task(rt.ledger, rt.config, inputs)
+    statuses = followup_statuses_task(rt.tracker, facts, inputs, earlier)
+    report = build_report(facts, inputs, statuses, earlier)
     html = write_report_task(report, rt.home, "html")
     markdown = render_markdown(report)
     create_markdown_artifact(markdown, key=ARTIFACT_KEY,

@@ -105,6 +105,11 @@ class Tracker(Protocol):
         """Post ``body`` on ``key`` unless a comment with exactly this body is there; True if posted now."""
         ...
 
+    def attach_once(self, key: str, filename: str, content: bytes) -> bool:
+        """Attach ``content`` to ``key`` as ``filename`` unless an attachment of that name is there
+        (put the version in the name); True if attached now."""
+        ...
+
     def transition(self, key: str, name: str) -> None: ...
 
     def assign(self, key: str, assignee_email: str) -> None: ...
@@ -114,3 +119,8 @@ class Tracker(Protocol):
     def find_followups(
         self, incident_id: str, label: str | None = None, status: str | None = None
     ) -> list[FollowUp]: ...
+
+    def find_followups_of(self, incident_ids: Sequence[str]) -> dict[str, list[FollowUp]]:
+        """Each incident's follow-ups, as :meth:`find_followups` gives them, asked in a few searches
+        for many incidents at once; every id asked is a key (an empty list: none found)."""
+        ...

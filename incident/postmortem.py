@@ -51,6 +51,12 @@ def postmortem_name(incident_id: str) -> str:
     return f"postmortem-{incident_id}.md"
 
 
+def attachment_name(incident_id: str, text: str) -> str:
+    """The name a version of the draft is attached under in the tracker: its hash in the name, so each
+    new version is attached once and an unchanged redraft finds its copy there."""
+    return f"postmortem-{incident_id}-{digest(text)[:12]}.md"
+
+
 def draft_postmortem(
     state: IncidentState,
     records: Sequence[ev.Recorded],

@@ -30,8 +30,10 @@ from warroom.incident.policy import parse_duration
 __all__ = [
     "DONE_STATUSES",
     "DURATIONS",
+    "OPEN_ITEM_KINDS",
     "PHASE_ORDER",
     "Comparison",
+    "DebtLine",
     "Distribution",
     "DrillSection",
     "FollowUpLine",
@@ -66,6 +68,10 @@ DURATIONS: tuple[tuple[str, str], ...] = (
     ("declared_to_closed", "declaration to closed"),
 )
 PHASE_ORDER = ("declared", "stabilising", "restoring", "preserving_evidence", "reverting", "closed")
+#: the kinds of event the report reads of incidents opened before its reach (``earlier`` in
+#: :func:`build_report`): enough for their divergences, their follow-ups, and whether they are closed
+OPEN_ITEM_KINDS = ("declared", "mitigation_applied", "divergence_reported", "divergence_reverted",
+                   "divergence_accepted", "followup_filed", "closed", "reopened")
 
 
 class ReportInputError(WarroomError):
@@ -490,11 +496,27 @@ class RoleLoad:
 
 @dataclass(frozen=True)
 class FollowUpCounts:
+    """One incident's follow-ups: those of an incident of the period, all; of an earlier incident, only
+    while any is still open (``earlier``: the incident opened before the period)."""
+
     incident_id: str
     filed: int
     open: int
     overdue: int
     lines: tuple[FollowUpLine, ...]
+    opened_at: datetime | None = None  # the incident's
+    earlier: bool = False
+
+
+@dataclass(frozen=True)
+class DebtLine:
+    """A divergence still open (or accepted) at the report's end, from whatever incident: its age runs
+    from when it was applied; ``earlier``: its incident opened before the period."""
+
+    divergence: DivergenceLine
+    age: float  # seconds, applied to the report's end
+    opened_at: datetime  # the incident's
+    earlier: bool
 
 
 @dataclass(frozen=True)
@@ -537,8 +559,8 @@ class Report:
     roles: tuple[RoleLoad, ...]
     never_ic: tuple[str, ...]
     load: dict[str, int]  # person -> incidents they took part in
-    divergence_debt: tuple[tuple[DivergenceLine, float], ...]  # open or accepted, with age in seconds
-    followups: tuple[FollowUpCounts, ...]
+    divergence_debt: tuple[DebtLine, ...]  # open or accepted, from every production incident, oldest first
+    followups: tuple[FollowUpCounts, ...]  # the period's incidents', then earlier incidents' still open
     drills: DrillSection
     incidents: tuple[str, ...]  # the production incidents counted (declared or watched) in the period
     min_samples: int = 5
@@ -586,17 +608,30 @@ def _roles(facts: Iterable[IncidentFacts]) -> tuple[RoleLoad, ...]:
     return tuple(RoleLoad(p, r, times[(p, r)], seconds[(p, r)]) for p, r in sorted(times))
 
 
-def _followups(facts: Iterable[IncidentFacts], tracker: Mapping[str, Sequence[FollowUpLine]], end: datetime,
-               due: timedelta) -> tuple[FollowUpCounts, ...]:
+def _followups(facts: Iterable[IncidentFacts], tracker: Mapping[str, Sequence[FollowUpLine]], inputs: ReportInputs,
+               ) -> tuple[FollowUpCounts, ...]:
+    """Each incident's follow-ups: every one of the period's incidents that filed any; an earlier
+    incident only while one of its follow-ups is open."""
     out = []
     for f in facts:
         lines = tuple(tracker.get(f.incident_id, f.followups))
         if not lines:
             continue
+        earlier = f.opened_at < inputs.start
         open_ = [x for x in lines if x.status.casefold() not in DONE_STATUSES]
-        late = f.closed_at is not None and end - f.closed_at > due
-        out.append(FollowUpCounts(f.incident_id, len(lines), len(open_), len(open_) if late else 0, lines))
+        if earlier and not open_:
+            continue
+        late = f.closed_at is not None and inputs.end - f.closed_at > inputs.followups_due
+        out.append(FollowUpCounts(f.incident_id, len(lines), len(open_), len(open_) if late else 0, lines,
+                                  f.opened_at, earlier))
     return tuple(out)
+
+
+def _debt(facts: Iterable[IncidentFacts], inputs: ReportInputs) -> tuple[DebtLine, ...]:
+    lines = [DebtLine(d, max((inputs.end - d.applied_at).total_seconds(), 0.0), f.opened_at, f.opened_at < inputs.start)
+             for f in facts for d in f.divergences if d.status in ("open", "accepted")]
+    return tuple(sorted(lines, key=lambda x: (x.divergence.applied_at, x.divergence.incident_id,
+                                              x.divergence.divergence_id)))
 
 
 def _phase_durations(facts: Iterable[IncidentFacts], seed: str) -> dict[str, Distribution]:
@@ -612,11 +647,15 @@ def build_report(
     facts: Sequence[IncidentFacts],
     inputs: ReportInputs,
     tracker_followups: Mapping[str, Sequence[FollowUpLine]] | None = None,
+    earlier: Sequence[IncidentFacts] = (),
 ) -> Report:
     """The report over ``facts`` (incidents opened from ``inputs.previous_start``, or from the practice
     window's start if earlier, to ``inputs.end``): production incidents of ``[start, end)`` against
     those of ``[previous_start, start)``; drills apart. ``tracker_followups``: each incident's follow-ups
-    with their status as the tracker says now (else the status recorded when filed)."""
+    with their status as the tracker says now (else the status recorded when filed). ``earlier``: the
+    production incidents opened before ``facts`` reach, read only for their divergences and follow-ups
+    (:data:`OPEN_ITEM_KINDS`): the divergence debt and the open follow-ups cover every incident, not only
+    the period's, and stay listed until resolved."""
     seed = inputs.seed
     scoped = [f for f in facts if inputs.service is None or f.service == inputs.service]
     in_period = [f for f in scoped if inputs.start <= f.opened_at < inputs.end]
@@ -638,10 +677,11 @@ def build_report(
     for f in declared:
         for person in f.responders:
             load[person] += 1
-    debt = tuple(
-        (d, max((inputs.end - d.applied_at).total_seconds(), 0.0))
-        for f in declared for d in f.divergences if d.status in ("open", "accepted")
-    )
+    # every production incident opened before the end, earliest first: what is still owed, wherever from
+    owing = sorted((f for f in (*earlier, *scoped) if f.opened_at < inputs.end and f.declared and not f.drill
+                    and not f.unroutable and (inputs.service is None or f.service == inputs.service)),
+                   key=lambda f: (f.opened_at, f.incident_id))
+    before_period = [f for f in owing if f.opened_at < inputs.start]
     drills = [f for f in scoped if f.drill and f.declared and inputs.practice_window_start <= f.opened_at < inputs.end]
     drills_in_period = [f for f in drills if inputs.start <= f.opened_at]
     practised = {(s.person, s.role) for f in drills for s in f.spells}
@@ -656,8 +696,8 @@ def build_report(
         comparisons=comparisons,
         unroutable_alerts=sum(f.alerts for f in in_period if f.unroutable),
         practices=_practices(declared, seed), roles=roles, never_ic=never_ic, load=dict(sorted(load.items())),
-        divergence_debt=debt,
-        followups=_followups(declared, tracker_followups or {}, inputs.end, inputs.followups_due),
+        divergence_debt=_debt(owing, inputs),
+        followups=_followups([*declared, *before_period], tracker_followups or {}, inputs),
         drills=DrillSection(
             held=len(drills_in_period), incidents=tuple(f.incident_id for f in drills_in_period),
             roles=_roles(drills_in_period), phase_durations=_phase_durations(drills_in_period, seed),

@@ -97,17 +97,19 @@ def render_markdown(report: Report) -> str:
     out += ["", "Never held incident commander in this period: " + (", ".join(report.never_ic) or "nobody"), "",
             "Load (incidents each person took part in): "
             + (", ".join(f"{k} {v}" for k, v in report.load.items()) or "none"), "",
-            "## Divergence debt (open or accepted)", ""]
+            "## Divergence debt (open or accepted, from every incident until reverted)", ""]
     if report.divergence_debt:
-        out += ["| incident | divergence | status | what | age |", "|---|---|---|---|---|"]
-        out += [f"| {d.incident_id} | {d.divergence_id} | {d.status} | {d.what} | {seconds_text(age)} |"
-                for d, age in report.divergence_debt]
+        out += ["| incident | incident opened | divergence | status | what | age |", "|---|---|---|---|---|---|"]
+        for x in report.divergence_debt:
+            dv = x.divergence
+            out.append(f"| {dv.incident_id} | {_opened(x.opened_at, x.earlier)} | {dv.divergence_id} | {dv.status} | "
+                       f"{dv.what} | {seconds_text(x.age)} |")
     else:
         out.append("None.")
-    out += ["", "## Follow-ups (status from the tracker)", ""]
+    out += ["", "## Follow-ups (status from the tracker; an earlier incident's while any is open)", ""]
     if report.followups:
-        out += ["| incident | filed | open | overdue | issues |", "|---|---|---|---|---|"]
-        out += [f"| {f.incident_id} | {f.filed} | {f.open} | {f.overdue} | "
+        out += ["| incident | incident opened | filed | open | overdue | issues |", "|---|---|---|---|---|---|"]
+        out += [f"| {f.incident_id} | {_opened(f.opened_at, f.earlier)} | {f.filed} | {f.open} | {f.overdue} | "
                 + ", ".join(f"{x.key} ({x.kind}, {x.status})" for x in f.lines) + " |" for f in report.followups]
     else:
         out.append("None filed.")
@@ -123,6 +125,13 @@ def render_markdown(report: Report) -> str:
     out += [f"- {role.replace('_', ' ')}: {', '.join(people) or 'everyone has'}"
             for role, people in d.not_practised.items()]
     return "\n".join(out) + "\n"
+
+
+def _opened(at: datetime | None, earlier: bool) -> str:
+    """When the incident opened, and whether that was before this period (its item is still owed)."""
+    if at is None:
+        return "-"
+    return f"{at:%Y-%m-%d}" + (" (**before this period**)" if earlier else "")
 
 
 def _plain(value: Any) -> Any:

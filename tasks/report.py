@@ -1,5 +1,6 @@
 """The retrospective report's and the postmortem's side effects: read the ledger, ask the tracker for
-the follow-ups' status (JQL), write the files under ``$WARROOM_HOME``, post the summary and the draft.
+the follow-ups' status (JQL), write the files under ``$WARROOM_HOME``, post the summary, attach the
+draft.
 
 Each is a plain function taking what it needs (the CLI calls them without Prefect), and a task of the
 same name for the ``report`` flow.
@@ -20,8 +21,15 @@ from warroom.incident.errors import IntegrationError, WarroomError
 from warroom.incident.models import FollowUp, Role
 from warroom.incident.policy import WarroomConfig
 from warroom.incident.ports import Tracker
-from warroom.incident.postmortem import digest, draft_postmortem, keep_people_sections, postmortem_name
+from warroom.incident.postmortem import (
+    attachment_name,
+    digest,
+    draft_postmortem,
+    keep_people_sections,
+    postmortem_name,
+)
 from warroom.incident.report import (
+    OPEN_ITEM_KINDS,
     FollowUpLine,
     IncidentFacts,
     Report,
@@ -40,7 +48,6 @@ log = logging.getLogger(__name__)
 FORMATS = ("html", "md", "json")
 REPORTS_INTENT = "reports"  # the one standing issue in the reports project that the summaries go on
 REPORTS_ID = "reports"
-COMMENT_MAX = 32_000  # Jira holds 32,767 characters in a comment
 
 
 def report_inputs(config: WarroomConfig, start: datetime, end: datetime, service: str | None) -> ReportInputs:
@@ -53,26 +60,38 @@ def report_inputs(config: WarroomConfig, start: datetime, end: datetime, service
     )
 
 
+def reach(inputs: ReportInputs) -> datetime:
+    """Where the report's full read starts: the earlier of the previous period and the practice window."""
+    return min(inputs.previous_start, inputs.practice_window_start)
+
+
 def read_facts(ledger: Ledger, config: WarroomConfig, inputs: ReportInputs) -> list[IncidentFacts]:
     """Every incident opened from the earlier of the previous period and the practice window, to the end."""
-    since = min(inputs.previous_start, inputs.practice_window_start)
     cadence = {name: s.checkpoint_every for name, s in config.policy.severities.items()}
     known = frozenset(config.services.services)
     return [facts_of(incident_id, opened, rows, cadence, known, inputs.end)
-            for incident_id, opened, rows in ledger.report_rows(since, inputs.end, inputs.service)]
+            for incident_id, opened, rows in ledger.report_rows(reach(inputs), inputs.end, inputs.service)]
+
+
+def read_earlier(ledger: Ledger, config: WarroomConfig, inputs: ReportInputs) -> list[IncidentFacts]:
+    """The production incidents opened before :func:`reach`, read only for what they may still owe (their
+    divergences and follow-ups: :data:`OPEN_ITEM_KINDS`); those owing nothing are dropped here."""
+    known = frozenset(config.services.services)
+    earlier = (facts_of(incident_id, opened, rows, {}, known, inputs.end)
+               for incident_id, opened, rows in ledger.open_item_rows(reach(inputs), OPEN_ITEM_KINDS, inputs.service))
+    return [f for f in earlier if not f.drill and (f.followups or any(d.status != "reverted" for d in f.divergences))]
 
 
 def followup_statuses(tracker: Tracker, facts: Sequence[IncidentFacts], inputs: ReportInputs,
-                      ) -> dict[str, list[FollowUpLine]]:
-    """Each follow-up's status now, read from the tracker by JQL (the incident's label), for the
-    production incidents of the period that filed any."""
-    found: dict[str, list[FollowUpLine]] = {}
-    for f in facts:
-        if f.drill or not f.followups or not inputs.start <= f.opened_at < inputs.end:
-            continue
-        found[f.incident_id] = [FollowUpLine(f.incident_id, x.tracker_key, x.kind, x.summary, x.status)
-                                for x in tracker.find_followups(f.incident_id)]
-    return found
+                      earlier: Sequence[IncidentFacts] = ()) -> dict[str, list[FollowUpLine]]:
+    """Each follow-up's status now, read from the tracker by JQL (the incidents' labels, many incidents a
+    search), for the production incidents opened before the period's end that filed any: those of the
+    period, and the earlier ones whose follow-ups the report lists while any is open."""
+    asked = [f.incident_id for f in (*earlier, *facts)
+             if not f.drill and f.followups and f.opened_at < inputs.end]
+    found = tracker.find_followups_of(asked) if asked else {}
+    return {incident_id: [FollowUpLine(incident_id, x.tracker_key, x.kind, x.summary, x.status) for x in lines]
+            for incident_id, lines in found.items()}
 
 
 def compute_report(ledger: Ledger, tracker: Tracker | None, config: WarroomConfig, start: datetime,
@@ -82,8 +101,9 @@ def compute_report(ledger: Ledger, tracker: Tracker | None, config: WarroomConfi
                                f"{', '.join(config.services.services)}")
     inputs = report_inputs(config, start, end, service)
     facts = read_facts(ledger, config, inputs)
-    statuses = followup_statuses(tracker, facts, inputs) if tracker is not None else None
-    return build_report(facts, inputs, statuses), facts
+    earlier = read_earlier(ledger, config, inputs)
+    statuses = followup_statuses(tracker, facts, inputs, earlier) if tracker is not None else None
+    return build_report(facts, inputs, statuses, earlier), facts
 
 
 def rendered(report: Report, fmt: str) -> str:
@@ -134,8 +154,20 @@ class Postmortem:
     path: Path
     text: str
     sha256: str
-    posted_on: tuple[str, ...]  # the Jira issues it was posted on now (empty: there already, or no tracker)
+    filename: str  # the name this version is attached under: postmortem-<incident>-<sha256[:12]>.md
+    attached_to: tuple[str, ...]  # the Jira issues it was attached to now (empty: there already, or no tracker)
     issues: tuple[str, ...]  # the issues it belongs on: the incident's ticket and its postmortem follow-up
+
+    def outcome(self) -> str:
+        """Where the draft went in Jira, in a line or two (the CLI's answer, and the deployment run's)."""
+        if not self.issues:
+            return "the incident has no Jira ticket nor postmortem follow-up: not attached anywhere"
+        lines = []
+        if self.attached_to:
+            lines.append(f"attached to {', '.join(self.attached_to)} as {self.filename}")
+        if already := [k for k in self.issues if k not in self.attached_to]:
+            lines.append(f"already on {', '.join(already)} as {self.filename}: not attached again")
+        return "\n".join(lines)
 
 
 def postmortem_path(home: Path, incident_id: str) -> Path:
@@ -145,8 +177,9 @@ def postmortem_path(home: Path, incident_id: str) -> Path:
 def write_postmortem(ledger: Ledger, tracker: Tracker | None, home: Path, incident_id: str,
                      now: datetime) -> Postmortem:
     """Draft (or redraft) the closed incident's postmortem: the file under ``home/postmortems/`` keeps
-    what people wrote in their sections; the draft goes on the incident's Jira ticket and its
-    postmortem follow-up as a comment, once per version."""
+    what people wrote in their sections; the draft (UTF-8 Markdown) is attached to the incident's Jira
+    ticket and its postmortem follow-up, once per version (its hash is in the attachment's name), each
+    with a short comment saying so and where people write their part."""
     records = ledger.stream(incident_id)
     if not records:
         raise WarroomError(f"no incident {incident_id} in the ledger at {ledger.url}: `warroom incidents` lists them")
@@ -169,31 +202,34 @@ def write_postmortem(ledger: Ledger, tracker: Tracker | None, home: Path, incide
     issues = tuple(k for k in ((state.ticket[0] if state.ticket else None),
                                (state.followups["postmortem"].tracker_key if "postmortem" in state.followups
                                 else None)) if k)
-    posted: list[str] = []
+    filename = attachment_name(incident_id, text)
+    attached: list[str] = []
     if tracker is not None:
-        body = _comment(incident_id, text)
+        note = attached_note(incident_id, filename, digest(text))
         for key in issues:
-            if tracker.comment_once(key, body):
-                posted.append(key)
-    return Postmortem(incident_id, path, text, digest(text), tuple(posted), issues)
+            if tracker.attach_once(key, filename, text.encode("utf-8")):
+                attached.append(key)
+            tracker.comment_once(key, note)  # after the attachment, so it never names a missing file
+    return Postmortem(incident_id, path, text, digest(text), filename, tuple(attached), issues)
+
+
+def attached_note(incident_id: str, filename: str, sha256: str) -> str:
+    """The short comment that goes with each version attached (once per version and issue)."""
+    return (f"warroom attached the postmortem draft of {incident_id}: {filename} (sha256 {sha256[:12]}…).\n"
+            "Sections marked \"to be written by the people who were there\" are yours: write them in "
+            f"$WARROOM_HOME/postmortems/{postmortem_name(incident_id)} on the warroom host, then run "
+            f"`warroom postmortem {incident_id}`. A redraft keeps what you wrote there and attaches the new "
+            "version beside this one.")
 
 
 def _without_stamp(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("Drafted by warroom"))
 
 
-def _comment(incident_id: str, text: str) -> str:
-    head = f"warroom postmortem draft of {incident_id} (sha256 {digest(text)}):\n\n"
-    if len(head) + len(text) <= COMMENT_MAX:
-        return head + text
-    note = f"\n… (cut: the whole draft is {postmortem_name(incident_id)} under $WARROOM_HOME/postmortems)"
-    room = COMMENT_MAX - len(head) - len(note)
-    return head + text[:room].rsplit("\n", 1)[0] + note
-
-
 # ---------------------------------------------------------------------------------------------- tasks
 
 read_facts_task = task(name="read_ledger_for_report", cache_policy=NONE)(read_facts)
+read_earlier_task = task(name="read_ledger_for_open_items", cache_policy=NONE)(read_earlier)
 followup_statuses_task = task(name="read_followup_status", cache_policy=NONE)(followup_statuses)
 write_report_task = task(name="write_report", cache_policy=NONE)(write_report)
 post_summary_task = task(name="post_report_summary", cache_policy=NONE)(post_summary)

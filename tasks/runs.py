@@ -1,4 +1,4 @@
-"""Starting deployment runs (the lifecycle) once per key, now or at a given time."""
+"""Starting deployment runs (the lifecycle) once per key, now or at a given time; or one run, waited for."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from prefect.deployments import run_deployment
 
 LIFECYCLE = "lifecycle/lifecycle"
 DRILL = "drill/drill"  # flow "drill", deployment "drill" (prefect.yaml)
+POSTMORTEM = "draft-postmortem/postmortem"
 
 
 def start_run(deployment: str, parameters: dict[str, Any], key: str | None = None,
@@ -18,3 +19,9 @@ def start_run(deployment: str, parameters: dict[str, Any], key: str | None = Non
     return cast(FlowRun, run_deployment(
         deployment, parameters=parameters, timeout=0, idempotency_key=key, scheduled_time=at, as_subflow=False,
     ))
+
+
+def run_and_wait(deployment: str, parameters: dict[str, Any], timeout_s: float) -> FlowRun:
+    """Create a run and wait up to ``timeout_s`` for it to end; returns it as it then is (its state may not
+    be final). Raises prefect's ObjectNotFound when the API has no such deployment."""
+    return cast(FlowRun, run_deployment(deployment, parameters=parameters, timeout=timeout_s, as_subflow=False))

@@ -15,15 +15,19 @@ from typing import Annotated, NoReturn, cast
 
 import typer
 import uvicorn
+from prefect.exceptions import ObjectNotFound
 
 from warroom.bootstrap import build_runtime, utc_now
 from warroom.config import load_config
 from warroom.demo import run_demo
 from warroom.discovery import (
+    NoStackError,
     RunningStack,
+    find_stack,
     prefect_api,
     remove_stack_file,
     running_stack,
+    using,
     write_stack_file,
 )
 from warroom.flows.drill import DEFAULT_SPEED, comparison_lines, plan_drill
@@ -54,7 +58,7 @@ from warroom.signals import unwind_on_termination
 from warroom.stack import LOCALHOST, PREFECT_PORT, check_port, free_port, local_stack, sandbox_host
 from warroom.tasks.desks import desks
 from warroom.tasks.report import FORMATS, compute_report, post_summary, rendered, write_postmortem, write_report
-from warroom.tasks.runs import DRILL, LIFECYCLE, start_run
+from warroom.tasks.runs import DRILL, LIFECYCLE, POSTMORTEM, run_and_wait, start_run
 from warroom.tasks.runtime import use_runtime
 
 app = typer.Typer(no_args_is_help=True, help="warroom: incident response as code, on Prefect.",
@@ -447,21 +451,60 @@ def report(
 @app.command()
 def postmortem(
     incident: Annotated[str, typer.Argument(help="A closed incident's id.")],
+    here: Annotated[bool, typer.Option(
+        "--here", help="Draft in this process, with the Jira credentials of this shell, even when a warroom up "
+        "runs.")] = False,
 ) -> None:
     """Draft (or redraft) a closed incident's postmortem from the ledger: the file under
-    $WARROOM_HOME/postmortems (what people wrote in their marked sections is kept) and, with Jira, a copy
-    on the incident's ticket and its postmortem follow-up (once per version)."""
+    $WARROOM_HOME/postmortems (what people wrote in their marked sections is kept) and, with Jira, the
+    draft attached to the incident's ticket and its postmortem follow-up (once per version). With a
+    `warroom up` running (or PREFECT_API_URL set), its `postmortem` deployment drafts it, with the
+    stack's Jira; else this process does, with this shell's."""
     settings = _settings()
+    stack = None
+    if not here:
+        try:
+            stack = find_stack(settings, os.environ)
+        except NoStackError:
+            stack = None
+    if stack is not None and _postmortem_on(stack, incident):
+        return
     tracker, why_not = _tracker(settings)
     with Ledger.open(settings.ledger_url(), utc_now) as ledger:
         drafted = write_postmortem(ledger, tracker, settings.home, incident, utc_now())
     typer.echo(f"postmortem draft of {incident}: {drafted.path} (sha256 {drafted.sha256[:12]})")
     if tracker is None:
-        typer.echo(f"not posted to Jira ({why_not})", err=True)
-    elif drafted.posted_on:
-        typer.echo(f"posted on {', '.join(drafted.posted_on)}")
+        typer.echo(f"not attached in Jira ({why_not})", err=True)
     else:
-        typer.echo(f"already on {', '.join(drafted.issues) or 'no Jira issue'}: nothing posted")
+        typer.echo(drafted.outcome())
+
+
+POSTMORTEM_WAIT_S = 120
+
+
+def _postmortem_on(stack: RunningStack, incident: str) -> bool:
+    """Run the stack's ``postmortem`` deployment for ``incident`` and wait for it; False when the stack
+    has no such deployment (then this process drafts it)."""
+    with using(stack):
+        try:
+            run = run_and_wait(POSTMORTEM, {"incident_id": incident}, POSTMORTEM_WAIT_S)
+        except ObjectNotFound:
+            typer.echo(f"the Prefect at {stack.api_url} has no {POSTMORTEM} deployment: drafting here", err=True)
+            return False
+    where = f"{stack.ui_url}/runs/flow-run/{run.id}"
+    state = run.state
+    if state is None or not state.is_final():
+        _fail(f"the postmortem run has not finished within {POSTMORTEM_WAIT_S} s (is a worker or `warroom up` "
+              f"serving {POSTMORTEM}?): {where}")
+    if not state.is_completed():
+        ended = (state.name or state.type.value).lower()
+        _fail(f"the postmortem run ended {ended}: {state.message or 'no message'} ({where})")
+    path, _, outcome = (state.message or "").partition("\n")
+    typer.echo(f"postmortem draft of {incident}: {path}")
+    typer.echo(f"drafted by the running stack, with its Jira credentials: {where}")
+    if outcome:
+        typer.echo(outcome)
+    return True
 
 
 def _fail(message: str) -> NoReturn:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from typing import Literal
 
 from prefect import flow
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from warroom.bootstrap import build_runtime
 from warroom.flows.drill import DEFAULT_SPEED
@@ -73,7 +75,10 @@ def report(since: str | None = None, service: str | None = None, post: bool = Tr
 
 
 @flow(name="draft-postmortem")
-def postmortem(incident_id: str) -> str:
-    """The closed incident's postmortem draft (file, Jira copies once, artifact); returns the file's path."""
+def postmortem(incident_id: str) -> State[None]:
+    """The closed incident's postmortem draft (file, attached in Jira once per version, artifact). The run
+    ends Completed with a message naming the file and where it was attached: what `warroom postmortem`
+    shows when it ran the draft here (no result storage needed to read it)."""
     with from_settings():
-        return str(postmortem_draft(incident_id).path)
+        drafted = postmortem_draft(incident_id)
+    return Completed(message=f"{drafted.path} (sha256 {drafted.sha256[:12]})\n{drafted.outcome()}")

@@ -20,6 +20,8 @@ Side effects happen once (DESIGN §6):
 - A comment is posted again only if no new comment with the same body appeared since the first
   attempt; a transition is not repeated once the issue reached its target status; a remote link is
   not added twice for the same URL; an assignment is a plain overwrite.
+- An attachment is added unless one of the same file name is on the issue (read again before a
+  retry): :meth:`JiraTracker.attach_once` callers put the version (a hash) in the name.
 
 Limit: Jira Cloud's search is eventually consistent, and a create can still be in flight when the
 retry searches; the backoff between attempts (``RetryPolicy``) is what gives it time to land.
@@ -40,6 +42,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
+from io import BytesIO
 from typing import Any, TypeVar, cast, get_args
 
 import requests
@@ -70,6 +73,7 @@ __all__ = [
 SERVICE = "Jira"
 LABEL_PREFIX = "warroom"
 FOLLOWUP_LABEL = "warroom-followup"
+LABELS_PER_SEARCH = 50  # incidents a search of find_followups_of names (keeps the JQL short)
 TICKET_LABEL = "warroom-incident"
 TICKET_INTENT = "incident"
 SUMMARY_MAX = 255
@@ -474,6 +478,25 @@ class JiraTracker:
         self.comment(key, body)
         return True
 
+    def attach_once(self, key: str, filename: str, content: bytes) -> bool:
+        """Attach ``content`` to ``key`` as ``filename`` unless an attachment of that name is there
+        already: a name that carries the version (a hash) attaches each version once. A retry after
+        an answer that was lost looks again first. Returns whether this call attached it."""
+        posted = False
+
+        def attempt(client: JIRA) -> bool:
+            nonlocal posted
+            attached = _ticket_fields(client.issue(key, fields="attachment").raw).get("attachment") or []
+            if any(isinstance(a, dict) and a.get("filename") == filename for a in attached):
+                return posted  # there already; this call's own when an earlier attempt's answer was lost
+            posted = True
+            # a fresh stream per attempt: the client reads it to the end
+            client.add_attachment(key, attachment=cast(Any, BytesIO(content)), filename=filename)
+            log.info("attached %s to %s", filename, key)
+            return True
+
+        return self._call("attach_once", attempt)
+
     def transition(self, key: str, name: str) -> None:
         """Move ``key`` through the transition called ``name`` (case-insensitive).
 
@@ -563,6 +586,31 @@ class JiraTracker:
         jql = " AND ".join(clauses) + " ORDER BY created ASC"
         raws = self._call("find_followups", lambda client: self._search(client, jql, limit=0))
         return [self._followup(incident_id, raw) for raw in raws]
+
+    def find_followups_of(self, incident_ids: Sequence[str]) -> dict[str, list[FollowUp]]:
+        """Each incident's follow-ups (as :meth:`find_followups`), :data:`LABELS_PER_SEARCH` incidents a
+        search (``labels in (...)``): a report over a long history asks Jira a few times, not once per
+        incident. An issue is the incident's whose label it carries."""
+        wanted = list(dict.fromkeys(incident_ids))
+        found: dict[str, list[FollowUp]] = {incident_id: [] for incident_id in wanted}
+        for first in range(0, len(wanted), LABELS_PER_SEARCH):
+            chunk = {incident_label(i): i for i in wanted[first : first + LABELS_PER_SEARCH]}
+            jql = (
+                f"labels in ({', '.join(jql_string(label) for label in chunk)}) "
+                f"AND labels = {jql_string(FOLLOWUP_LABEL)} ORDER BY created ASC"
+            )
+
+            def search(client: JIRA, query: str = jql) -> list[dict[str, Any]]:
+                return self._search(client, query, limit=0)
+
+            raws = self._call("find_followups", search)
+            for raw in raws:
+                labels = [str(x) for x in _ticket_fields(raw).get("labels") or []]
+                for label in labels:
+                    if label in chunk:
+                        found[chunk[label]].append(self._followup(chunk[label], raw))
+                        break
+        return found
 
     def _followup(self, incident_id: str, raw: dict[str, Any]) -> FollowUp:
         fields = _ticket_fields(raw)

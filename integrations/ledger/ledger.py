@@ -20,7 +20,20 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, Row, Text, bindparam, create_engine, event, func, select, text, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -449,23 +462,38 @@ class Ledger:
         """Each incident opened in ``[since, until)`` (of ``service``, if given) with its events in
         order, as the report reads them: raw rows, not rebuilt as models. One read transaction; rows
         are fetched ``batch`` at a time, so memory holds one incident's events, not all of them."""
-        chosen = select(incidents.c.incident_id, incidents.c.opened_at).where(
-            incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
-        if service is not None:
-            chosen = chosen.where(incidents.c.service == service)
+        chosen = [incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until")]
+        yield from self._incident_rows(chosen, service, None, batch, "reading the incidents of the report")
+
+    def open_item_rows(self, before: datetime, kinds: Sequence[str], service: str | None = None,
+                       batch: int = 5000) -> Iterator[tuple[str, datetime, list[RawEvent]]]:
+        """Each production incident (declared, not a drill) opened before ``before`` (of ``service``, if
+        given) with only its events of ``kinds``, in order: what the report needs of earlier incidents to
+        list the divergences and follow-ups they left open. Only the rows of those kinds are read (by the
+        events' kind index), so a long history costs the report little."""
+        chosen = [incidents.c.opened_at < _utc(before, "before"), incidents.c.declared_at.is_not(None),
+                  incidents.c.drill.is_(False)]
+        yield from self._incident_rows(chosen, service, tuple(kinds), batch,
+                                       "reading the open items of earlier incidents")
+
+    def _incident_rows(self, chosen: Sequence[ColumnElement[bool]], service: str | None,
+                       kinds: tuple[str, ...] | None, batch: int,
+                       doing: str) -> Iterator[tuple[str, datetime, list[RawEvent]]]:
+        where = [*chosen, *([incidents.c.service == service] if service is not None else [])]
+        opened = select(incidents.c.incident_id, incidents.c.opened_at).where(*where)
         # the payload as the driver gives it (SQLite: the JSON text, which the report decodes only for the kinds
         # it reads; psycopg decodes json itself): SQLAlchemy's JSON processing costs more than the report
         query = (
             select(events.c.incident_id, events.c.kind, type_coerce(events.c.payload, Text).label("payload"),
                    events.c.actor, events.c.occurred_at)
             .join(incidents, incidents.c.incident_id == events.c.incident_id)
-            .where(incidents.c.opened_at >= _utc(since, "since"), incidents.c.opened_at < _utc(until, "until"))
+            .where(*where)
             .order_by(events.c.incident_id, events.c.seq)
         )
-        if service is not None:
-            query = query.where(incidents.c.service == service)
-        with self._read("reading the incidents of the report") as conn:
-            opened_at = {row.incident_id: row.opened_at for row in conn.execute(chosen)}
+        if kinds is not None:
+            query = query.where(events.c.kind.in_(kinds))
+        with self._read(doing) as conn:
+            opened_at = {row.incident_id: row.opened_at for row in conn.execute(opened)}
             current: str | None = None
             rows: list[RawEvent] = []
             for incident_id, kind, payload, actor, occurred_at in conn.execution_options(

@@ -22,6 +22,11 @@ route                                       what it does
 ``GET  issueLinkType``, ``POST issueLink``  Blocks, Cloners, Duplicate, Relates;
                                             ``"comment": null`` is accepted
 ``GET/POST issue/{key}/remotelink``         a ``globalId`` already present updates that link (200)
+``POST issue/{key}/attachments``            multipart/form-data, each ``file`` part one attachment;
+                                            needs ``X-Atlassian-Token: no-check`` (else 403, as
+                                            Jira's XSRF check); answers the list of attachments
+``GET  attachment/{id}``                    an attachment's metadata
+``GET  attachment/content/{id}``            an attachment's bytes (served at once, no redirect)
 ``GET/POST search/jql``                     the JQL subset of :mod:`integrations.sandbox.jql`,
                                             paginated with ``nextPageToken``
 ==========================================  =====================================================
@@ -33,22 +38,26 @@ The workflow (transition names are their target statuses, as in Jira's simplifie
       '-------------------------To Do (11)-------------------'
 
 Every request under ``/rest/`` needs HTTP Basic ``email:api_token``; anything else is answered 401
-with Jira's body. ``self`` URLs use the base URL the request came in on. The recorder and fault
-layer of :mod:`integrations.sandbox.recorder` is installed (``/_sandbox/requests``,
-``/_sandbox/faults``) with Jira-shaped error bodies. The state is in ``app.state.jira``
-(:class:`JiraState`) and the recorder in ``app.state.recorder``. :meth:`JiraState.snapshot` and
-``restore`` turn the data (issues with their comments and remote links, issue links, the counters
-behind issue keys and ids) into JSON values and back, so
-:class:`~integrations.sandbox.server.Sandboxes` can keep it across restarts.
+with Jira's body. ``self`` URLs use the base URL the request came in on. An issue's
+``fields.attachment`` lists its attachments. The recorder and fault layer of
+:mod:`integrations.sandbox.recorder` is installed on every route, attachments included
+(``/_sandbox/requests``, ``/_sandbox/faults``) with Jira-shaped error bodies. The state is in
+``app.state.jira`` (:class:`JiraState`) and the recorder in ``app.state.recorder``.
+:meth:`JiraState.snapshot` and ``restore`` turn the data (issues with their comments, attachments
+(their bytes in base64) and remote links, issue links, the counters behind issue keys and ids) into
+JSON values and back, so :class:`~integrations.sandbox.server.Sandboxes` can keep it across restarts.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import email.parser
+import email.policy
 import hashlib
 import hmac
 import json
+import mimetypes
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -182,6 +191,16 @@ class _Comment:
 
 
 @dataclass
+class _Attachment:
+    id: int
+    filename: str
+    mime_type: str
+    content: bytes
+    author: _User
+    created: datetime
+
+
+@dataclass
 class _RemoteLink:
     id: int
     object: dict[str, Any]
@@ -214,6 +233,7 @@ class _Issue:
     assignee: _User | None = None
     comments: list[_Comment] = field(default_factory=list)
     remote_links: list[_RemoteLink] = field(default_factory=list)
+    attachments: list[_Attachment] = field(default_factory=list)
 
     def record(self) -> JqlRecord:
         assignee = (self.assignee.account_id, self.assignee.email) if self.assignee else ()
@@ -253,6 +273,7 @@ class JiraState:
         self._next_comment_id = 10000
         self._next_remote_link_id = 10000
         self._next_link_id = 10000
+        self._next_attachment_id = 10000
 
     # reading ------------------------------------------------------------------------------------
     def issue(self, key_or_id: str) -> _Issue:
@@ -263,6 +284,15 @@ class JiraState:
             if found is None:
                 raise _not_found_issue()
             return found
+
+    def attachment(self, attachment_id: str) -> tuple[_Issue, _Attachment]:
+        """The attachment with this id and the issue it is on; 404 when there is none."""
+        with self.lock:
+            for issue in self.issues.values():
+                for attachment in issue.attachments:
+                    if str(attachment.id) == attachment_id:
+                        return issue, attachment
+        raise JiraApiError(404, [f"The attachment with id '{attachment_id}' does not exist"])
 
     def search(self, jql: str) -> list[_Issue]:
         """Issues matching ``jql`` in the query's order; raises :class:`JqlError`."""
@@ -333,6 +363,14 @@ class JiraState:
             issue.updated = comment.created
             return comment
 
+    def add_attachment(self, issue: _Issue, filename: str, mime_type: str, content: bytes) -> _Attachment:
+        with self.lock:
+            attachment = _Attachment(self._next_attachment_id, filename, mime_type, content, self.me, self.clock())
+            self._next_attachment_id += 1
+            issue.attachments.append(attachment)
+            issue.updated = attachment.created
+            return attachment
+
     def put_remote_link(
         self,
         issue: _Issue,
@@ -369,7 +407,7 @@ class JiraState:
                 "version": STATE_VERSION,
                 "projects": dict(self.projects),
                 "issue_types": dict(self.issue_types),
-                "issues": [jsonable(asdict(issue)) for issue in self.issues.values()],
+                "issues": [_issue_json(issue) for issue in self.issues.values()],
                 "links": [asdict(link) for link in self.links],
                 "next": {
                     "issue_id": self._next_issue_id,
@@ -377,6 +415,7 @@ class JiraState:
                     "comment_id": self._next_comment_id,
                     "remote_link_id": self._next_remote_link_id,
                     "link_id": self._next_link_id,
+                    "attachment_id": self._next_attachment_id,
                 },
             }
 
@@ -401,6 +440,7 @@ class JiraState:
         counters = data["next"]
         numbers = {str(k): int(v) for k, v in counters["number"].items()}
         next_ids = {name: int(counters[name]) for name in ("issue_id", "comment_id", "remote_link_id", "link_id")}
+        next_ids["attachment_id"] = int(counters.get("attachment_id", 10000))  # absent from older snapshots
         for issue in issues.values():
             if issue.project not in projects or issue.issuetype not in issue_types:
                 raise ValueError(f"{issue.key} names an unknown project or issue type")
@@ -422,6 +462,15 @@ class JiraState:
             self._next_comment_id = next_ids["comment_id"]
             self._next_remote_link_id = next_ids["remote_link_id"]
             self._next_link_id = next_ids["link_id"]
+            self._next_attachment_id = next_ids["attachment_id"]
+
+
+def _issue_json(issue: _Issue) -> dict[str, Any]:
+    """An issue as JSON values; an attachment's bytes in base64."""
+    out: dict[str, Any] = jsonable(asdict(issue))
+    for saved, attachment in zip(out["attachments"], issue.attachments, strict=True):
+        saved["content"] = base64.b64encode(attachment.content).decode("ascii")
+    return out
 
 
 def _issue_from(data: dict[str, Any]) -> _Issue:
@@ -439,6 +488,11 @@ def _issue_from(data: dict[str, Any]) -> _Issue:
                 for c in data["comments"]
             ],
             "remote_links": [_RemoteLink(**link) for link in data["remote_links"]],
+            "attachments": [  # absent from older snapshots
+                _Attachment(**{**a, "content": base64.b64decode(a["content"], validate=True),
+                               "author": _User(**a["author"]), "created": parse_time(a["created"])})
+                for a in data.get("attachments", [])
+            ],
         }
     )
 
@@ -532,6 +586,28 @@ class _Render:
             "jsdPublic": True,
         }
 
+    def attachment(self, attachment: _Attachment) -> dict[str, Any]:
+        """The ``Attachment`` shape (an issue's ``fields.attachment``, the answer to an upload)."""
+        return {
+            "self": f"{self.api}/attachment/{attachment.id}",
+            "id": str(attachment.id),
+            "filename": attachment.filename,
+            "author": self.user(attachment.author, details=True),
+            "created": _when(attachment.created),
+            "size": len(attachment.content),
+            "mimeType": attachment.mime_type,
+            "content": f"{self.api}/attachment/content/{attachment.id}",
+        }
+
+    def attachment_metadata(self, attachment: _Attachment) -> dict[str, Any]:
+        """The ``AttachmentMetadata`` shape (``GET attachment/{id}``): the id is a number there."""
+        return {
+            **self.attachment(attachment),
+            "id": attachment.id,
+            "author": self.user(attachment.author),
+            "properties": {},
+        }
+
     def comments_page(self, issue: _Issue, start: int, size: int) -> dict[str, Any]:
         page = issue.comments[start : start + size]
         return {
@@ -593,6 +669,7 @@ class _Render:
             "updated": _when(issue.updated),
             "comment": self.comments_page(issue, 0, len(issue.comments)),
             "issuelinks": self.links_of(issue),
+            "attachment": [self.attachment(a) for a in issue.attachments],
         }
         if wanted is not None and not ({"*all", "*navigable"} & wanted):
             fields = {name: value for name, value in fields.items() if name in wanted}
@@ -650,6 +727,31 @@ async def _json_body(request: Request) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise JiraApiError(400, [f"Unexpected character in the request body: {exc}"]) from exc
+
+
+def _multipart_files(content_type: str, raw: bytes) -> list[tuple[str, str, bytes]]:
+    """The ``file`` parts of a multipart/form-data body: (file name, MIME type, bytes) each. A part
+    sent as ``application/octet-stream`` (the ``jira`` client's choice) gets the type its name says."""
+    if not content_type.casefold().startswith("multipart/form-data") or "boundary=" not in content_type:
+        raise JiraApiError(415, ["Unsupported Media Type: attachments are sent as multipart/form-data"])
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    files = []
+    for part in message.iter_parts() if message.is_multipart() else ():
+        if part.get_param("name", header="content-disposition") != "file":
+            continue
+        name = part.get_filename()
+        if not name:
+            raise JiraApiError(400, ["A 'file' part has no file name."])
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""
+        mime = part.get_content_type()
+        if mime == "application/octet-stream":
+            mime = mimetypes.guess_type(name)[0] or mime
+        files.append((name, mime, content))
+    if not files:
+        raise JiraApiError(400, ["No 'file' part in the request: nothing to attach."])
+    return files
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
@@ -865,6 +967,7 @@ def create_jira_app(
             system("updated", "Updated", "datetime"),
             system("comment", "Comment", "comments-page"),
             system("issuelinks", "Linked Issues", "array", "issuelinks"),
+            system("attachment", "Attachment", "array", "attachment"),
         ]
 
     @router.get("/user/search")
@@ -1035,6 +1138,26 @@ def create_jira_app(
             start = max(0, _int_param(request, "startAt", 0))
             size = max(0, min(_int_param(request, "maxResults", 5000), 5000))
             return _Render(request, state).comments_page(issue, start, size)
+
+    @router.post("/issue/{key}/attachments")
+    async def add_attachments(request: Request, key: str) -> list[dict[str, Any]]:
+        if request.headers.get("x-atlassian-token", "").casefold() != "no-check":
+            raise JiraApiError(403, ["XSRF check failed"])  # Jira blocks an upload without the header
+        files = _multipart_files(request.headers.get("content-type", ""), await request.body())
+        issue = state.issue(key)
+        added = [state.add_attachment(issue, name, mime, content) for name, mime, content in files]
+        render = _Render(request, state)
+        return [render.attachment(a) for a in added]
+
+    @router.get("/attachment/content/{attachment_id}")
+    def attachment_content(attachment_id: str) -> Response:
+        _, attachment = state.attachment(attachment_id)
+        return Response(attachment.content, media_type=attachment.mime_type)
+
+    @router.get("/attachment/{attachment_id}")
+    def attachment_metadata(request: Request, attachment_id: str) -> dict[str, Any]:
+        _, attachment = state.attachment(attachment_id)
+        return _Render(request, state).attachment_metadata(attachment)
 
     @router.get("/issue/{key}/transitions")
     def list_transitions(request: Request, key: str) -> dict[str, Any]:

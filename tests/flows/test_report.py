@@ -340,7 +340,8 @@ def test_every_figure_of_the_report_against_the_hand_worked_values(
 
 
 def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandboxes) -> None:
-    """The draft has every template section, keeps what people wrote, and reaches Jira once per version."""
+    """The draft has every template section, keeps what people wrote, and is attached in Jira (the
+    ticket and the postmortem follow-up) once per version."""
     incident_id = b.id("B")
     from warroom.incident.errors import WarroomError
     with pytest.raises(WarroomError, match="is not closed"):
@@ -355,17 +356,40 @@ def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandb
     for evidence in state.evidence:
         assert evidence.sha256 in first.text
     assert state.ticket is not None
-    assert set(first.posted_on) == {state.ticket[0], state.followups["postmortem"].tracker_key}
+    issues = {state.ticket[0], state.followups["postmortem"].tracker_key}
+    assert set(first.attached_to) == set(first.issues) == issues
+    jira = sandboxes.jira_app.state.jira  # type: ignore[union-attr]
 
-    def posted() -> int:
-        return sum(1 for r in requests_seen(sandboxes, sandboxes.jira_url)
-                   if r["method"] == "POST" and r["path"].endswith("/comment")
-                   and f"postmortem draft of {incident_id}" in json.dumps(r["body"]))
+    def attached() -> dict[str, list[tuple[str, bytes]]]:
+        """Each issue's postmortem attachments as the Jira sandbox holds them (name, bytes)."""
+        return {key: [(a.filename, a.content) for a in jira.issue(key).attachments
+                      if a.filename.startswith(f"postmortem-{incident_id}-")] for key in issues}
 
-    assert posted() == 2  # the ticket and the postmortem follow-up, once each
+    def notes() -> int:
+        return sum(1 for key in issues for c in jira.issue(key).comments
+                   if f"the postmortem draft of {incident_id}" in c.body)
+
+    v1 = (f"postmortem-{incident_id}-{first.sha256[:12]}.md", first.path.read_bytes())
+    assert first.filename == v1[0] and v1[1].decode("utf-8") == first.text
+    assert attached() == {key: [v1] for key in issues}  # the very bytes of the file, once on each
+    assert notes() == 2 and all(v1[0] in c.body for key in issues for c in jira.issue(key).comments
+                                if "postmortem draft" in c.body)
+    uploads = [r for r in requests_seen(sandboxes, sandboxes.jira_url)
+               if r["method"] == "POST" and r["path"].endswith("/attachments")]
+    assert len(uploads) == 2
+    # the bytes read back through Jira's API (the attachment's content URL) equal the file
+    from warroom.integrations.jira.credentials import JiraCredentials
+    client = JiraCredentials.from_env(sandboxes.env()).get_client(timeout_s=10.0, max_retries=0)
+    try:
+        [meta] = [a for a in client.issue(state.ticket[0], fields="attachment").fields.attachment
+                  if a.filename == v1[0]]
+        assert meta.get() == first.path.read_bytes()
+    finally:
+        client.close()
+
     clock.now += timedelta(hours=1)
-    assert postmortem_draft(incident_id).posted_on == ()  # asked again, nothing new: nothing posted
-    assert posted() == 2
+    assert postmortem_draft(incident_id).attached_to == ()  # asked again, nothing new: nothing attached
+    assert attached() == {key: [v1] for key in issues} and notes() == 2
     # people write their part in the file; a redraft keeps it
     edited = first.path.read_text().replace(
         "_(to be written by the people who were there)_ why it happened.", "A stale search index alias.")
@@ -373,7 +397,12 @@ def postmortem_checks(runtime: Runtime, clock: Clock, b: Built, sandboxes: Sandb
     again = postmortem_draft(incident_id)
     assert "A stale search index alias." in again.text
     assert people_sections(again.text)["root-causes"] == "A stale search index alias."
-    assert posted() == 4  # a new version: once more on each
+    v2 = (f"postmortem-{incident_id}-{again.sha256[:12]}.md", again.path.read_bytes())
+    assert v2[0] != v1[0] and set(again.attached_to) == issues
+    assert attached() == {key: [v1, v2] for key in issues}  # a new version: once more on each
+    assert notes() == 4
+    assert postmortem_draft(incident_id).attached_to == ()  # and that version is not attached twice
+    assert attached() == {key: [v1, v2] for key in issues}
     from prefect.client.orchestration import get_client
     with get_client(sync_client=True) as client:
         shown = [x for x in client.read_latest_artifacts(limit=200) if x.key == postmortem_key(incident_id)]
@@ -397,3 +426,86 @@ def test_the_report_is_scheduled_in_prefect_yaml_and_in_what_warroom_up_serves()
     other = reports.model_copy(update={"schedule": "30 7 * * 5", "time_zone": "Europe/Paris"})
     [moved] = {d.name: d for d in deployments(reports=other)}["report"].schedules
     assert (moved.schedule.cron, moved.schedule.timezone) == ("30 7 * * 5", "Europe/Paris")  # type: ignore[union-attr]
+
+
+def test_divergences_and_followups_left_open_by_earlier_incidents_stay_in_the_report(
+    make_runtime: Callable[..., Runtime], sandboxes: Sandboxes
+) -> None:
+    """An incident opened long before the previous period (and the practice window) still owes a
+    divergence and a follow-up: the report lists both, with their age, marked as earlier; an earlier
+    incident that reverted its divergence and whose follow-up is done in Jira owes nothing; a drill's
+    open divergence is a drill's."""
+    from warroom.incident import events as ev
+    from warroom.incident.report_text import render_markdown, report_data
+
+    end = datetime.now(UTC).replace(microsecond=0)
+    clock = Clock(end)
+    runtime = make_runtime(600, clock=clock)
+    sfx = secrets.token_hex(2)
+    start = end - timedelta(days=7)
+    window = timedelta(days=runtime.config.policy.rotation_window_days)
+    assert end - window < start - timedelta(days=7)  # the full read reaches back to the practice window
+
+    def incident(name: str, opened: datetime, service: str, *, reverted: bool = False, drill: bool = False,
+                 followup: bool = True) -> tuple[str, datetime, str | None]:
+        iid = f"INC-OLD-{name}-{sfx}"
+
+        def env(n: int, at: datetime) -> dict[str, Any]:
+            return {"incident_id": iid, "actor": "carol", "occurred_at": at, "idempotency_key": f"{iid}:{n}"}
+
+        applied = opened + 10 * MIN
+        batch: list[ev.Event] = [
+            ev.Declared(**env(1, opened), title=f"{name} broke", service=service, severity="SEV2",
+                        commander="carol", reasons=("customers can see it",), drill=drill),
+            ev.MitigationApplied(**env(2, applied), divergence_id="d1", what=f"{name}: feature flag off",
+                                 revert="flag on", approved_by="dan"),
+        ]
+        if reverted:
+            batch.append(ev.DivergenceReverted(**env(3, opened + 90 * MIN), divergence_id="d1"))
+        batch.append(ev.Closed(**env(4, opened + 2 * 60 * MIN), summary="fixed"))
+        key = None
+        if followup:  # filed in Jira, as the lifecycle files it, and recorded in the ledger
+            filed = runtime.tracker.file_followup(iid, "PAY", "postmortem", "postmortem", f"Postmortem {iid}", "")
+            batch.append(ev.FollowUpFiled(**env(5, opened + 2 * 60 * MIN), followup=filed))
+            key = filed.tracker_key
+        runtime.ledger.write_many(batch, expected_seq=0)
+        return iid, applied, key
+
+    old, old_applied, old_key = incident("OPEN", end - timedelta(days=200), "checkout")
+    done, _, done_key = incident("DONE", end - timedelta(days=150), "checkout", reverted=True)
+    drill, _, _ = incident("DRILL", end - timedelta(days=180), "checkout", drill=True, followup=False)
+    prev, prev_applied, _ = incident("PREV", start - timedelta(days=3), "search", followup=False)
+    assert done_key is not None
+    runtime.tracker.transition(done_key, "In Progress")
+    runtime.tracker.transition(done_key, "Done")
+    # the ledger holds each follow-up as filed ("To Do"); Jira says what it is now
+
+    report = retrospective_report(start, end, post=False, postmortems=False).report
+
+    # divergence debt: the 200-day-old incident's and the previous period's, ages worked out by hand
+    debt = {(x.divergence.incident_id, x.divergence.divergence_id): x for x in report.divergence_debt}
+    assert set(debt) == {(old, "d1"), (prev, "d1")}  # not the reverted one, not the drill's
+    assert debt[(old, "d1")].age == (end - old_applied).total_seconds() == timedelta(days=200).total_seconds() - 600
+    assert debt[(prev, "d1")].age == (end - prev_applied).total_seconds() == timedelta(days=10).total_seconds() - 600
+    assert debt[(old, "d1")].earlier and debt[(old, "d1")].opened_at == end - timedelta(days=200)
+    owed = debt[(old, "d1")].divergence
+    assert (owed.status, owed.what) == ("open", "OPEN: feature flag off")
+    assert [x.divergence.incident_id for x in report.divergence_debt] == [old, prev]  # oldest first
+    # follow-ups: the old incident's is open in Jira and overdue (closed 200 days ago, due in 30); the
+    # other old one's is done in Jira: listed no more
+    follow = {f.incident_id: f for f in report.followups}
+    assert old in follow and done not in follow and drill not in follow
+    assert (follow[old].filed, follow[old].open, follow[old].overdue, follow[old].earlier) == (1, 1, 1, True)
+    assert [(x.key, x.status) for x in follow[old].lines] == [(old_key, "To Do")]
+    searches = [r for r in requests_seen(sandboxes, sandboxes.jira_url) if "search" in r["path"]
+                and f"warroom-{old.lower()}" in json.dumps(r) and f"warroom-{done.lower()}" in json.dumps(r)]
+    assert searches, "the earlier incidents' follow-ups were asked of Jira in one search"
+    # the outputs say which items come from incidents before the period
+    markdown = render_markdown(report)
+    row = next(line for line in markdown.splitlines() if line.startswith(f"| {old} |") and "feature flag" in line)
+    assert f"{end - timedelta(days=200):%Y-%m-%d} (**before this period**)" in row and "| 200.0 d |" in row
+    data = report_data(report)
+    assert any(x["earlier"] and x["divergence"]["incident_id"] == old for x in data["divergence_debt"])
+    # a report on another service leaves them out
+    other = retrospective_report(start, end, service="payments-api", post=False, postmortems=False).report
+    assert other.divergence_debt == () and other.followups == ()

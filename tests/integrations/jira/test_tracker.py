@@ -525,3 +525,105 @@ def test_a_link_whose_answer_was_lost_is_not_added_twice(
 
     assert len(fake_clock.sleeps) == 1
     assert len(jira_sandbox.state.issue(key).remote_links) == 1
+
+
+# ------------------------------------------------------------------------------------- attachments
+
+
+def attachments_on(sandbox: JiraSandbox, key: str) -> list[tuple[str, bytes]]:
+    return [(a.filename, a.content) for a in sandbox.state.issue(key).attachments]
+
+
+def test_attach_once_attaches_each_name_once_and_the_bytes_read_back(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    v1 = "# Postmortem\n\nCaf\u00e9 \u2014 d\u00e9j\u00e0 vu.\n".encode()
+
+    assert tracker.attach_once(key, "postmortem-v1.md", v1) is True
+    assert tracker.attach_once(key, "postmortem-v1.md", v1) is False  # a rerun attaches nothing
+    assert tracker.attach_once(key, "postmortem-v2.md", v1 + b"more\n") is True  # a new version, once
+
+    assert attachments_on(jira_sandbox, key) == [("postmortem-v1.md", v1), ("postmortem-v2.md", v1 + b"more\n")]
+    posts = jira_sandbox.requests("POST", path=f"/rest/api/2/issue/{key}/attachments")
+    assert [r.response_status for r in posts] == [200, 200]
+    # read back through the sandbox's API, as a person's browser would: the issue lists it, the
+    # metadata names it, the content URL gives the very bytes
+    with jira_sandbox.http() as http:
+        [first, _] = http.get(f"/rest/api/2/issue/{key}", params={"fields": "attachment"}).json()["fields"][
+            "attachment"]
+        assert (first["filename"], first["size"], first["mimeType"]) == ("postmortem-v1.md", len(v1), "text/markdown")
+        meta = http.get(f"/rest/api/2/attachment/{first['id']}").json()
+        assert (meta["id"], meta["filename"]) == (int(first["id"]), "postmortem-v1.md")
+        assert http.get(first["content"]).content == v1
+        assert "attachment" not in http.get(f"/rest/api/2/issue/{key}", params={"fields": "summary"}).json()["fields"]
+
+
+def test_an_attachment_whose_answer_was_lost_is_not_attached_twice(
+    jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    tracker = lost_answer_tracker(jira_sandbox, fake_clock)
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    path = f"/rest/api/2/issue/{key}/attachments"
+    jira_sandbox.set_faults(Fault(latency_ms=1200, count=1, path_prefix=path))  # stored after the client gave up
+
+    assert tracker.attach_once(key, "postmortem-v1.md", b"draft\n") is True  # the retry finds it: its own
+
+    assert len(fake_clock.sleeps) == 1
+    assert attachments_on(jira_sandbox, key) == [("postmortem-v1.md", b"draft\n")]
+    assert len(jira_sandbox.requests("POST", path=path)) == 1
+
+
+def test_an_attachment_after_a_503_is_sent_again_in_full(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox, fake_clock: FakeClock
+) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    path = f"/rest/api/2/issue/{key}/attachments"
+    jira_sandbox.set_faults(Fault(status=503, count=1, path_prefix=path))
+
+    assert tracker.attach_once(key, "postmortem-v1.md", b"the whole draft\n") is True
+
+    assert len(fake_clock.sleeps) == 1
+    assert attachments_on(jira_sandbox, key) == [("postmortem-v1.md", b"the whole draft\n")]
+
+
+def test_the_sandbox_refuses_an_upload_without_the_xsrf_header(
+    tracker: JiraTracker, jira_sandbox: JiraSandbox
+) -> None:
+    key = tracker.open_ticket(INCIDENT, "OPS", "Down", "").key
+    files = {"file": ("x.md", b"hello\n", "text/markdown")}
+    with jira_sandbox.http() as http:
+        refused = http.post(f"/rest/api/2/issue/{key}/attachments", files=files)
+        assert refused.status_code == 403
+        assert refused.json() == {"errorMessages": ["XSRF check failed"], "errors": {}}
+        assert jira_sandbox.state.issue(key).attachments == []
+        taken = http.post(f"/rest/api/2/issue/{key}/attachments", files=files,
+                          headers={"X-Atlassian-Token": "no-check"})
+        assert taken.status_code == 200
+        [one] = taken.json()
+        assert {"self", "id", "filename", "author", "created", "size", "mimeType", "content"} <= set(one)
+        assert (one["filename"], one["size"]) == ("x.md", 6)
+        assert http.get(f"/rest/api/2/attachment/{int(one['id']) + 1}").status_code == 404
+    recorded = jira_sandbox.requests("POST", path=f"/rest/api/2/issue/{key}/attachments")
+    assert [r.response_status for r in recorded] == [403, 200]  # recorded, as every request
+
+
+def test_find_followups_of_many_incidents_in_one_search(tracker: JiraTracker, jira_sandbox: JiraSandbox) -> None:
+    first = tracker.file_followup("INC-1", "OPS", "postmortem", "postmortem", "Postmortem 1", "")
+    fix = tracker.file_followup("INC-1", "OPS", "fix-pool", "bug", "Fix the pool", "")
+    other = tracker.file_followup("INC-12", "SRE", "postmortem", "postmortem", "Postmortem 12", "")
+    tracker.open_ticket("INC-1", "OPS", "Down", "")  # the ticket is not a follow-up
+    tracker.transition(fix.tracker_key, "In Progress")
+    jira_sandbox.recorder.clear()
+
+    found = tracker.find_followups_of(["INC-1", "INC-12", "INC-99", "INC-1"])
+
+    assert found == {
+        "INC-1": [first, fix.model_copy(update={"status": "In Progress"})],
+        "INC-12": [other],
+        "INC-99": [],  # asked, none filed
+    }
+    assert found["INC-1"] == tracker.find_followups("INC-1")  # the same as asked one by one
+    searches = [r for r in jira_sandbox.requests() if "search" in r.path]
+    assert len(searches) == 2  # one for the three incidents, one for INC-1 alone
+    assert "labels in" in str(searches[0].query) + str(searches[0].body)

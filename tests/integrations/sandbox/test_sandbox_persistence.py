@@ -48,6 +48,7 @@ def test_what_was_made_before_a_restart_is_there_after_it(tmp_path: Path) -> Non
         pager.add_note(KEY, "looking at the pool")
         ticket = tracker.open_ticket("INC-7", "PAY", "Payments are down", "Customers see 502s.")
         tracker.comment(ticket.key, "Rolled back the deploy.")
+        assert tracker.attach_once(ticket.key, "postmortem-INC-7.md", b"# Postmortem \xe2\x80\x94 draft\n")
         tracker.transition(ticket.key, "In Progress")
         before = boxes.pagerduty_app.state.pagerduty.incidents_for_key(KEY)[0]
     assert ticket.key == "PAY-1"
@@ -72,6 +73,9 @@ def test_what_was_made_before_a_restart_is_there_after_it(tmp_path: Path) -> Non
         issue = jira.issue("PAY-1")
         assert issue.status == "In Progress"
         assert [c.body for c in issue.comments] == ["Rolled back the deploy."]
+        assert [(a.filename, a.content) for a in issue.attachments] == [
+            ("postmortem-INC-7.md", b"# Postmortem \xe2\x80\x94 draft\n")]
+        assert not tracker.attach_once("PAY-1", "postmortem-INC-7.md", b"again")  # still there: not again
         tracker.transition("PAY-1", "Done")  # no 404 "Issue does not exist"
         assert jira.issue("PAY-1").status == "Done"
         assert tracker.open_ticket("INC-7", "PAY", "Payments are down", "").key == "PAY-1"  # found again
