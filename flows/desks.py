@@ -51,6 +51,7 @@ from warroom.flows.forms import (
     roles_form,
     status_update_form,
 )
+from warroom.flows.report import postmortem
 from warroom.incident import events as ev
 from warroom.incident import work
 from warroom.incident.cadence import due
@@ -626,6 +627,8 @@ def wrap_up(incident_id: str) -> None:
     file_followup(incident_id, state.service or "", "postmortem", "postmortem",
                   f"Postmortem for {incident_id}: {state.title}",
                   f"Write the postmortem for {incident_id}. The IC's summary: {state.close_summary}")
+    if not state.drill:  # the draft from the ledger, attached to the ticket and that follow-up (once a version)
+        postmortem(incident_id)
     if state.ticket:
         transition_ticket(state.ticket[0], DONE)
     if state.drill:  # a replay: its timeline beside the original's, as an artifact

@@ -17,13 +17,19 @@ from warroom.tasks.runtime import Runtime
 
 def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sandboxes) -> None:
     incident_id = "INC-LIFE-1"
+
+    def drafts() -> list[str]:
+        """The Jira issues the postmortem draft was attached to (each upload)."""
+        return [r["path"].split("/")[-2] for r in requests_seen(sandboxes, sandboxes.jira_url) if r["method"] == "POST"
+                and r["path"].endswith("/attachments") and f"postmortem-{incident_id}-" in str(r["body"])]
+
     dispatcher = make_dispatcher(runtime).start()
     try:
         with Responder(say=lambda _: None, only=frozenset({incident_id})) as responder:
             incident_lifecycle(incident_id, "Checkout returns 500s", "checkout", "SEV2",
                                ["customers can see it"], "alice")
-            wait_for("the incident closes", lambda: load_state(incident_id).phase is Phase.CLOSED
-                     and "postmortem" in load_state(incident_id).followups)
+            wait_for("the incident closes, its postmortem draft attached", lambda: load_state(incident_id).phase
+                     is Phase.CLOSED and "postmortem" in load_state(incident_id).followups and len(drafts()) == 2)
     finally:
         dispatcher.stop()
     assert responder.errors == []
@@ -72,6 +78,8 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
     created = [r for r in jira if r["method"] == "POST" and r["path"] == "/rest/api/2/issue"
                and f"warroom-{incident_id.lower()}-incident" in str(r["body"])]
     assert len(created) == 1
+    # the postmortem draft, made at the close: attached once on the ticket and on the postmortem follow-up
+    assert sorted(drafts()) == sorted([state.ticket[0], state.followups["postmortem"].tracker_key])  # type: ignore[index]
 
     # the living document, as Prefect keeps it
     from prefect.client.orchestration import get_client
