@@ -22,6 +22,7 @@ from warroom.settings import Settings
 from warroom.stack import local_stack
 from warroom.tasks.document import document
 from warroom.tasks.ledger import envelope, load_state, record
+from warroom.tasks.report import postmortem_path
 from warroom.tasks.runtime import current_runtime, use_runtime
 
 
@@ -77,9 +78,12 @@ def run_demo(settings: Settings, environ: Mapping[str, str], interactive: bool,
 
 
 def until_closed(incident_id: str) -> None:
-    """Until the incident is closed and its close wrapped up (people, or the responder, answer)."""
+    """Until the incident is closed and its close wrapped up (people, or the responder, answer): the
+    postmortem follow-up filed and the draft written."""
     pause = threading.Event()
-    while not ((state := load_state(incident_id)).closed_at and "postmortem" in state.followups):
+    draft = postmortem_path(current_runtime().home, incident_id)
+    while not ((state := load_state(incident_id)).closed_at and "postmortem" in state.followups
+               and draft.is_file()):
         pause.wait(0.2)
 
 
@@ -104,8 +108,12 @@ def say_vendors(state: IncidentState, say: Callable[[str], None]) -> None:
     say("=" * 100 + "\nJira (sandbox): the incident ticket and follow-ups\n" + "=" * 100)
     if state.ticket:
         say(f"  {state.ticket[0]:10} incident ticket  {state.ticket[1]}")
-    for f in rt.tracker.find_followups(state.incident_id):
+    followups = rt.tracker.find_followups(state.incident_id)
+    for f in followups:
         say(f"  {f.tracker_key:10} {f.kind:16} {f.status:12} {f.summary}")
+    on = ", ".join([*(state.ticket[:1] if state.ticket else ()), *(f.tracker_key for f in followups
+                                                                   if f.kind == "postmortem")])
+    say(f"  postmortem draft, attached to {on}: {postmortem_path(rt.home, state.incident_id)}")
     say("=" * 100 + "\ntimeline (oldest first, UTC)\n" + "=" * 100)
     for t in state.timeline:
         say(f"  {t.at:%H:%M:%S} {t.actor:14} {t.text}")
