@@ -1,5 +1,5 @@
-"""`warroom postmortem INC` from another shell beside a running `warroom up`: the stack's `postmortem`
-deployment drafts it, with the stack's Jira credentials (this shell has none), and the CLI says where
+"""The close drafts the postmortem in a running `warroom up`; `warroom postmortem INC` from another shell
+beside it: the stack's `postmortem` deployment redrafts it (keeping what people wrote), with the stack's Jira credentials (this shell has none), and the CLI says where
 the draft was attached; `--here` drafts in the shell itself, which has no Jira, and says so."""
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ def test_postmortem_beside_a_running_up_is_drafted_there_with_its_jira(tmp_path:
             facts.append(ev.Closed(incident_id=incident_id, actor="alice", occurred_at=utc_now(),
                                    idempotency_key=f"{incident_id}:test:closed", summary="Fixed."))
             ledger.write_many(facts, expected_seq=ledger.last_seq(incident_id))
+        ca = ensure_ca(tmp_path).client_context()
+
+        def uploads() -> list[int]:
+            seen = httpx.get(f"https://127.0.0.1:{up.jira_port}/_sandbox/requests", verify=ca, timeout=10).json()
+            return [r["response_status"] for r in seen
+                    if r["method"] == "POST" and r["path"].endswith(f"/issue/{key}/attachments")]
+
+        until("the stack drafts the postmortem at the close and attaches it", lambda: uploads() == [200])
+        drafted = tmp_path / "postmortems" / f"postmortem-{incident_id}.md"
+        assert "## Root causes and trigger" in drafted.read_text(encoding="utf-8")
+        drafted.write_text(drafted.read_text(encoding="utf-8").replace(  # people write their part
+            "_(to be written by the people who were there)_ why it happened.", "A full disk."), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "WARROOM_"))}
         env.update(WARROOM_HOME=str(tmp_path), WARROOM_CONFIG_DIR=str(CONFIGS))  # no Jira credentials here
         warroom = str(Path(sys.executable).with_name("warroom"))
@@ -62,12 +74,8 @@ def test_postmortem_beside_a_running_up_is_drafted_there_with_its_jira(tmp_path:
         assert "drafted by the running stack, with its Jira credentials" in done.stdout
         assert re.search(rf"^attached to {key}(, [A-Z]+-\d+)? as postmortem-{incident_id}-[0-9a-f]{{12}}\.md$",
                          done.stdout, re.MULTILINE), done.stdout
-        ca = ensure_ca(tmp_path).client_context()
-        seen = httpx.get(f"https://127.0.0.1:{up.jira_port}/_sandbox/requests", verify=ca, timeout=10).json()
-        uploads = [r for r in seen if r["method"] == "POST" and r["path"].endswith(f"/issue/{key}/attachments")]
-        assert [r["response_status"] for r in uploads] == [200]
-        drafted = (tmp_path / "postmortems" / f"postmortem-{incident_id}.md").read_text(encoding="utf-8")
-        assert "## Root causes and trigger" in drafted
+        assert uploads() == [200, 200]  # the new version (what people wrote), once more
+        assert "A full disk." in drafted.read_text(encoding="utf-8")
 
         here = subprocess.run([warroom, "postmortem", incident_id, "--here"], env=env, capture_output=True,
                               text=True, timeout=300, check=False)
