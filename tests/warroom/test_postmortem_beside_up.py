@@ -1,6 +1,7 @@
-"""The close drafts the postmortem in a running `warroom up`; `warroom postmortem INC` from another shell
-beside it: the stack's `postmortem` deployment redrafts it (keeping what people wrote), with the stack's Jira credentials (this shell has none), and the CLI says where
-the draft was attached; `--here` drafts in the shell itself, which has no Jira, and says so."""
+"""The close drafts the postmortem in a running `warroom up`; `warroom postmortem INC` from another
+shell beside it: the stack's `postmortem` deployment redrafts it (keeping what people wrote), with the
+stack's Jira credentials (this shell has none), and the CLI says where the draft was attached;
+`--here` drafts in the shell itself, which has no Jira, and says so."""
 
 from __future__ import annotations
 
