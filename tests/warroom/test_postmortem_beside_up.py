@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import CONFIGS
-from tests.warroom.test_intake import TOKEN, am_alert, am_group
 from tests.warroom.test_up import Up, until
 from warroom.bootstrap import utc_now
 from warroom.incident import events as ev
@@ -33,11 +32,7 @@ def ticket_of(home: Path, incident_id: str) -> str | None:
 def test_postmortem_beside_a_running_up_is_drafted_there_with_its_jira(tmp_path: Path) -> None:
     up = Up(tmp_path)
     try:
-        answer = httpx.post(f"http://127.0.0.1:{up.intake_port}/v1/alerts/alertmanager", timeout=30,
-                            json=am_group(am_alert("UpPostmortem", severity="critical", impact="customer")),
-                            headers={"authorization": f"Bearer {TOKEN}"})
-        assert answer.status_code == 202, answer.text
-        incident_id = answer.json()["alerts"][0]["incident"]
+        incident_id = up.declared("UpPostmortem")
         key = str(until("the stack opens the incident's ticket", lambda: ticket_of(tmp_path, incident_id)))
         with Ledger.open(f"sqlite:///{tmp_path}/ledger.db", utc_now) as ledger:  # the IC walks it to closed
             facts: list[ev.Event] = [

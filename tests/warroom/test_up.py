@@ -75,6 +75,14 @@ class Up:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
         return [r for r in runs if r.parameters.get("incident_id") == incident_id]
 
+    def declared(self, alertname: str) -> str:
+        """A critical, customer-facing alert to the stack's intake: the incident it declares."""
+        answer = httpx.post(f"http://127.0.0.1:{self.intake_port}/v1/alerts/alertmanager", timeout=30,
+                            json=am_group(am_alert(alertname, severity="critical", impact="customer")),
+                            headers={"authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["alerts"][0]["incident"])
+
     def work_rows(self, incident_id: str) -> list[WorkRow]:
         with Ledger.open(f"sqlite:///{self.home}/ledger.db", utc_now) as ledger:
             return ledger.work_rows(incident_id)
@@ -97,11 +105,7 @@ class Up:
 def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tmp_path: Path) -> None:
     first = Up(tmp_path)
     try:
-        answer = httpx.post(f"http://127.0.0.1:{first.intake_port}/v1/alerts/alertmanager", timeout=30,
-                            json=am_group(am_alert("UpRestart", severity="critical", impact="customer")),
-                            headers={"authorization": f"Bearer {TOKEN}"})
-        assert answer.status_code == 202, answer.text
-        incident_id = answer.json()["alerts"][0]["incident"]
+        incident_id = first.declared("UpRestart")
         before = until("the roles desk waits", lambda: first.waiting_runs(incident_id))
         assert [r.name for r in before] == [f"{incident_id} · incident commander · alice"]  # type: ignore[attr-defined]
         # waiting holds no process: the runner's lifecycle run has ended; only the Prefect server is below up
