@@ -19,6 +19,7 @@ form.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -56,7 +57,7 @@ from warroom.incident import events as ev
 from warroom.incident import work
 from warroom.incident.cadence import due
 from warroom.incident.document import artifact_key
-from warroom.incident.errors import IllegalTransitionError, WarroomError
+from warroom.incident.errors import IllegalTransitionError, IntegrationError, WarroomError
 from warroom.incident.models import Phase, Role
 from warroom.incident.rotation import Suggestion, suggest_roles
 from warroom.incident.state import IncidentState, check
@@ -88,6 +89,8 @@ ENGAGE = "engage another team (pick it; its escalation policy is paged as respon
 FILE = "file a follow-up bug (the note is its summary)"
 REPORT = "record a change someone reports (the note says what; give its revert and who)"
 NEXT_IC = "arrange the next incident commander (pick who)"
+
+log = logging.getLogger("warroom.desks")
 
 
 @flow(name="desk")
@@ -627,12 +630,16 @@ def wrap_up(incident_id: str) -> None:
     file_followup(incident_id, state.service or "", "postmortem", "postmortem",
                   f"Postmortem for {incident_id}: {state.title}",
                   f"Write the postmortem for {incident_id}. The IC's summary: {state.close_summary}")
-    if not state.drill:  # the draft from the ledger, attached to the ticket and that follow-up (once a version)
-        postmortem(incident_id)
     if state.ticket:
         transition_ticket(state.ticket[0], DONE)
     if state.drill:  # a replay: its timeline beside the original's, as an artifact
         publish_comparison(incident_id)
+    else:  # the draft from the ledger, attached to the ticket and that follow-up (once a version)
+        try:
+            postmortem(incident_id)
+        except IntegrationError as exc:  # a Jira that takes no attachments must not hold the close up
+            log.warning("the postmortem draft of %s is written but not attached (%s): `warroom postmortem %s` "
+                        "tries again", incident_id, exc, incident_id)
 
 
 def cadence(incident_id: str) -> None:

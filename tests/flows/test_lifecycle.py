@@ -9,8 +9,10 @@ from warroom.incident import events as ev
 from warroom.incident.document import artifact_key
 from warroom.incident.models import Phase, Role
 from warroom.intake import make_dispatcher
+from warroom.integrations.sandbox.recorder import Fault
 from warroom.integrations.sandbox.server import Sandboxes
 from warroom.responder import Responder
+from warroom.tasks.desks import desks
 from warroom.tasks.ledger import load_state
 from warroom.tasks.runtime import Runtime
 
@@ -89,3 +91,32 @@ def test_whole_lifecycle_against_the_sandboxes(runtime: Runtime, sandboxes: Sand
     assert docs, "the incident document artifact exists"
     markdown = str(docs[0].data)
     assert "## Timeline (newest first, UTC)" in markdown and "closed:" in markdown
+
+
+def test_a_jira_that_takes_no_attachments_does_not_hold_the_close_up(runtime: Runtime, sandboxes: Sandboxes) -> None:
+    """Attachments switched off in Jira (403 on every upload): the incident still closes, its ticket is
+    moved to Done and its desks end; the draft is written, only not attached."""
+    incident_id = "INC-LIFE-NOATTACH"
+    assert sandboxes.jira_app is not None
+    recorder = sandboxes.jira_app.state.recorder
+
+    def seen(key: str, what: str) -> list[int]:
+        return [r["response_status"] for r in requests_seen(sandboxes, sandboxes.jira_url)
+                if r["method"] == "POST" and r["path"] == f"/rest/api/2/issue/{key}/{what}"]
+
+    dispatcher = make_dispatcher(runtime).start()
+    try:
+        with Responder(say=lambda _: None, only=frozenset({incident_id})) as responder:
+            incident_lifecycle(incident_id, "Search is slow", "checkout", "SEV2", ["customers can see it"], "alice")
+            key = str(wait_for("the ticket", lambda: (load_state(incident_id).ticket or (None,))[0]))
+            recorder.set_faults([Fault(status=403, path_prefix=f"/rest/api/2/issue/{key}/attachments")])
+            wait_for("the close tries to attach the draft", lambda: seen(key, "attachments"))
+            wait_for("the desks end", lambda: not desks(incident_id))
+    finally:
+        dispatcher.stop()
+        recorder.set_faults([])
+    assert responder.errors == []
+    assert load_state(incident_id).phase is Phase.CLOSED
+    assert seen(key, "attachments") == [403]  # refused, and not asked again and again
+    assert sandboxes.jira_app.state.jira.issue(key).status == "Done"  # the ticket is done all the same
+    assert (runtime.home / "postmortems" / f"postmortem-{incident_id}.md").is_file()
