@@ -467,7 +467,7 @@ class JiraState:
 
 def _issue_json(issue: _Issue) -> dict[str, Any]:
     """An issue as JSON values; an attachment's bytes in base64."""
-    out: dict[str, Any] = jsonable(asdict(issue))
+    out: dict[str, Any] = jsonable(issue)
     for saved, attachment in zip(out["attachments"], issue.attachments, strict=True):
         saved["content"] = base64.b64encode(attachment.content).decode("ascii")
     return out

@@ -617,7 +617,7 @@ class PagerDutySandboxState:
                 "issued": sorted(self._issued),
                 "services": [asdict(s) for s in self.services.values()],
                 "incidents": [
-                    jsonable(asdict(i)) for i in sorted(self.incidents.values(), key=lambda i: i.number)
+                    jsonable(i) for i in sorted(self.incidents.values(), key=lambda i: i.number)
                 ],
                 "change_events": list(self.change_events),
             }

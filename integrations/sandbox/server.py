@@ -156,7 +156,7 @@ class StateFile:
                 fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
                 try:
                     with os.fdopen(fd, "w", encoding="utf-8") as out:
-                        json.dump(data, out, indent=1)
+                        out.write(json.dumps(data))  # dumps, no indent: the C encoder (dump is pure Python)
                     os.replace(tmp, self.path)
                 except BaseException:
                     with contextlib.suppress(OSError):
