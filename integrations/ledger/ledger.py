@@ -166,8 +166,8 @@ class Ledger:
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
         # Group commit: concurrent writers' transactions share one database transaction (each taken
-        # back alone if it fails: see _commit_ops) and one flush to disk; each caller returns once its writes are
-        # committed. On SQLite (one writer, a commit costs an fsync) every fact and the inbox go this
+        # back alone if it fails: see _commit_ops) and one flush to disk; each caller returns once its
+        # writes are committed. On SQLite (one writer, a commit costs an fsync) every fact and the inbox go this
         # way; on PostgreSQL, which commits concurrent transactions in parallel, the inbox only.
         self._writer: GroupCommit[_Op, Any] = GroupCommit(self._commit_ops)
         self._group_facts = engine.dialect.name == "sqlite"
