@@ -627,6 +627,12 @@ def _followups(facts: Iterable[IncidentFacts], tracker: Mapping[str, Sequence[Fo
     return tuple(out)
 
 
+def still_owes(f: IncidentFacts) -> bool:
+    """A production incident that filed follow-ups (whose status only the tracker knows) or left a
+    divergence open or accepted: what an earlier incident must have to be in the report."""
+    return not f.drill and (bool(f.followups) or any(d.status in ("open", "accepted") for d in f.divergences))
+
+
 def _debt(facts: Iterable[IncidentFacts], inputs: ReportInputs) -> tuple[DebtLine, ...]:
     lines = [DebtLine(d, max((inputs.end - d.applied_at).total_seconds(), 0.0), f.opened_at, f.opened_at < inputs.start)
              for f in facts for d in f.divergences if d.status in ("open", "accepted")]

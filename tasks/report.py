@@ -37,6 +37,7 @@ from warroom.incident.report import (
     ReportInputs,
     build_report,
     facts_of,
+    still_owes,
 )
 from warroom.incident.report_text import render_markdown, report_json, summary_lines
 from warroom.incident.state import fold
@@ -79,7 +80,7 @@ def read_earlier(ledger: Ledger, config: WarroomConfig, inputs: ReportInputs) ->
     known = frozenset(config.services.services)
     earlier = (facts_of(incident_id, opened, rows, {}, known, inputs.end)
                for incident_id, opened, rows in ledger.open_item_rows(reach(inputs), OPEN_ITEM_KINDS, inputs.service))
-    return [f for f in earlier if not f.drill and (f.followups or any(d.status != "reverted" for d in f.divergences))]
+    return [f for f in earlier if still_owes(f)]
 
 
 def followup_statuses(tracker: Tracker, facts: Sequence[IncidentFacts], inputs: ReportInputs,

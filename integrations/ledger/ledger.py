@@ -403,18 +403,6 @@ class Ledger:
             row = conn.execute(select(work).where(work.c.key == bounded_key(key))).one_or_none()
         return None if row is None else WorkRow(**row._asdict())
 
-    def settle_work(self, key: str, outcome: str, now: datetime) -> None:
-        """Mark work done that needs doing no more (a form answered before its timeout)."""
-        with self._write("settling work") as conn:
-            conn.execute(work.update().where(work.c.key == bounded_key(key), work.c.status == "pending").values(
-                status="done", outcome=outcome, done_at=_utc(now, "now"), lease_until=None))
-
-    def rearm_work(self, key: str, due_at: datetime) -> None:
-        """Make work pending again, due at ``due_at`` (a form asked again after a refused answer)."""
-        with self._write("re-arming work") as conn:
-            conn.execute(work.update().where(work.c.key == bounded_key(key)).values(
-                status="pending", due_at=_utc(due_at, "due_at"), outcome=None, done_at=None, lease_until=None))
-
     def work_rows(self, incident_id: str | None = None, status: str | None = None,
                   limit: int = 1000) -> list[WorkRow]:
         """Work in the order it was stored, optionally of one incident or with one status."""

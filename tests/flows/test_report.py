@@ -118,6 +118,14 @@ class Driver:
                                                         "your_handle": ic, **ticks(d)}, when)
         assert load_state(incident_id).phase is Phase.CLOSED
 
+    def to_close(self, incident_id: str, stopped: datetime, restored: datetime, reverted: datetime,
+                 closed: datetime) -> None:
+        """The rest of an incident after its mitigation: bleeding stopped, restored, reverted, closed."""
+        self.stopped(incident_id, stopped)
+        self.restored(incident_id, restored)
+        self.revert_all(incident_id, reverted)
+        self.close(incident_id, closed)
+
 
 @dataclass
 class Built:
@@ -153,10 +161,7 @@ def build(driver: Driver, sandboxes: Sandboxes, t0: datetime) -> Built:
                                          "your_handle": built.ics[b]}, t0 + 14 * MIN)
     run.answer(b, "incoming_commander", {"accept": True, "your_handle": incoming}, t0 + 15 * MIN)
     built.ics[b + ":2"] = incoming
-    run.stopped(b, t0 + 16 * MIN)
-    run.restored(b, t0 + 20 * MIN)
-    run.revert_all(b, t0 + 22 * MIN)
-    run.close(b, t0 + 24 * MIN)
+    run.to_close(b, t0 + 16 * MIN, t0 + 20 * MIN, t0 + 22 * MIN, t0 + 24 * MIN)
 
     # C: payments-api SEV2 by hand at t0+30; the update due 30 min after the declaration is 5 min late
     c, tc = built.id("C"), t0 + 30 * MIN
@@ -166,10 +171,7 @@ def build(driver: Driver, sandboxes: Sandboxes, t0: datetime) -> Built:
     run.mitigate(c, tc + 2 * MIN)
     run.at(tc + 31 * MIN)  # the status update is overdue since tc + 30 min
     run.answer(c, "communications_lead", {"message": "Payments recovering.", "your_handle": COMMS}, tc + 35 * MIN)
-    run.stopped(c, tc + 36 * MIN)
-    run.restored(c, tc + 40 * MIN)
-    run.revert_all(c, tc + 42 * MIN)
-    run.close(c, tc + 44 * MIN)
+    run.to_close(c, tc + 36 * MIN, tc + 40 * MIN, tc + 42 * MIN, tc + 44 * MIN)
 
     # D: a drill on search, SEV3, at t0+80
     d, td = built.id("DRILL"), t0 + 80 * MIN
@@ -177,10 +179,7 @@ def build(driver: Driver, sandboxes: Sandboxes, t0: datetime) -> Built:
     incident_lifecycle(d, "Drill: search index lost", "search", "SEV3", ["practice"], "grace", drill=True)
     built.ics[d] = run.roles(d, td + 2 * MIN)
     run.mitigate(d, td + 3 * MIN)
-    run.stopped(d, td + 7 * MIN)
-    run.restored(d, td + 10 * MIN)
-    run.revert_all(d, td + 11 * MIN)
-    run.close(d, td + 13 * MIN)
+    run.to_close(d, td + 7 * MIN, td + 10 * MIN, td + 11 * MIN, td + 13 * MIN)
 
     # A: checkout SEV1 from an Alertmanager alert that started at t0+100; paged at t0+102 (the
     # dispatcher's round), acknowledged at PagerDuty at t0+105; closed, then reopened by the alert again
@@ -198,10 +197,7 @@ def build(driver: Driver, sandboxes: Sandboxes, t0: datetime) -> Built:
     receive_pagerduty_event(parse_pagerduty_event(ack, "application/json"))
     built.ics[a] = run.roles(a, ta + 3 * MIN)
     run.mitigate(a, ta + 4 * MIN)
-    run.stopped(a, ta + 6 * MIN)
-    run.restored(a, ta + 8 * MIN)
-    run.revert_all(a, ta + 10 * MIN)
-    run.close(a, ta + 12 * MIN)
+    run.to_close(a, ta + 6 * MIN, ta + 8 * MIN, ta + 10 * MIN, ta + 12 * MIN)
     # a watched alert (SEV3 by its label: the criteria watch) and an unroutable one (no such service)
     sfx = built.sfx
     watched = receive_alert(alert(f"rpt-watch-{sfx}", "warning", "search", ta + 13 * MIN), f"inbox-rpt-w-{sfx}")
