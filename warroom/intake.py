@@ -162,11 +162,11 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         counts[f"accepted:{source}"] += 1
         new = [o for o in outcomes if o.news or o.action not in ("joined", "ignored")]
         first = next((o for o in outcomes if o.incident_id), None)
-        runtime.ledger.mark_inbox(
+        runtime.ledger.mark_inbox(  # what processing wrote is committed: the answer need not wait for this
             inbox_id, "accepted" if new or not outcomes else "duplicate",
             reason=parsed.note or "; ".join(f"{o.action}: {o.reason}" for o in outcomes) or "no alerts in the body",
             incident_id=first.incident_id if first else None,
-            fingerprint=parsed.alerts[0].fingerprint if parsed.alerts else None,
+            fingerprint=parsed.alerts[0].fingerprint if parsed.alerts else None, wait=False,
         )
         return 202, {"inbox": inbox_id, "truncated": parsed.truncated, "note": parsed.note,
                      "alerts": [described(a.fingerprint, o) for a, o in zip(parsed.alerts, outcomes, strict=True)]}

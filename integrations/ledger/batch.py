@@ -24,6 +24,7 @@ class _Pending(Generic[T, R]):
     done: threading.Event = field(default_factory=threading.Event)
     result: R | None = None
     error: BaseException | None = None
+    failed: Callable[[BaseException], None] | None = None  # not waited for: who hears if it fails
 
 
 class GroupCommit(Generic[T, R]):
@@ -33,7 +34,9 @@ class GroupCommit(Generic[T, R]):
     def __init__(self, commit: Callable[[Sequence[T]], Sequence[R | BaseException]], max_batch: int = 256):
         self._commit = commit
         self._max_batch = max_batch
+        self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Pending[T, R] | None] = queue.SimpleQueue()
+        self._unsettled = 0  # items queued with submit_nowait, not written yet
         self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
         self._thread.start()
 
@@ -46,6 +49,17 @@ class GroupCommit(Generic[T, R]):
         if pending.error is not None:
             raise pending.error
         return pending.result  # type: ignore[return-value]
+
+    def submit_nowait(self, item: T, failed: Callable[[BaseException], None]) -> None:
+        """Queue ``item`` and return at once; ``failed`` hears (in the committing thread) if it fails."""
+        with self._lock:
+            self._unsettled += 1
+        self._queue.put(_Pending(item, failed=failed))
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether something queued without waiting is not written yet."""
+        return self._unsettled > 0
 
     def close(self) -> None:
         """Stop the committing thread once what is queued is written."""
@@ -76,4 +90,9 @@ class GroupCommit(Generic[T, R]):
                     pending.error = outcome
                 else:
                     pending.result = outcome
+                if pending.failed is not None:
+                    with self._lock:
+                        self._unsettled -= 1
+                    if pending.error is not None:
+                        pending.failed(pending.error)
                 pending.done.set()

@@ -7,6 +7,7 @@ refuses with :class:`LedgerConflictError`, so two writers never both act on the 
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +57,7 @@ from warroom.incident.work import Work
 from warroom.integrations.ledger.batch import GroupCommit
 from warroom.integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
 
+log = logging.getLogger("warroom.ledger")
 Clock = Callable[[], datetime]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -512,12 +514,8 @@ class Ledger:
             "status": "received",
         }
         sources = str(values["source"])
-
-        def insert(conn: Connection) -> int:
-            return int(conn.execute(_INSERT_INBOX, values).scalar_one())
-
         try:
-            return int(self._writer.submit(insert))
+            return int(self._writer.submit(_StoreInbox(values)))
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"storing alerts from {sources} in the inbox", exc)) from exc
 
@@ -528,17 +526,27 @@ class Ledger:
         reason: str | None = None,
         incident_id: str | None = None,
         fingerprint: str | None = None,
+        wait: bool = True,
     ) -> None:
-        """Record what became of an inbox row. Fields left as None keep their stored value."""
+        """Record what became of an inbox row. Fields left as None keep their stored value.
+
+        ``wait=False``: queued and not waited for (the intake's last word on a body it has processed:
+        what processing wrote is committed already). Reads of the inbox in this process see it; a
+        process that stops first leaves the row "received", and the next intake processes it again,
+        which changes nothing. A failure is logged."""
         if status not in INBOX_STATUSES:
             raise LedgerError(f"unknown inbox status {status!r}: use one of {', '.join(INBOX_STATUSES)}")
-        given = {"reason": reason, "incident_id": incident_id, "fingerprint": fingerprint}
-        changes = {"status": status, **{k: v for k, v in given.items() if v is not None}}
+        mark = _MarkInbox({"b_id": inbox_id, "b_status": status, "b_reason": reason, "b_incident_id": incident_id,
+                           "b_fingerprint": fingerprint})
 
-        def mark(conn: Connection) -> None:
-            if not conn.execute(_MARK_INBOX, {"b_id": inbox_id, **changes}).rowcount:
-                raise LedgerError(f"inbox row {inbox_id} does not exist")
+        if not wait:
+            def failed(exc: BaseException) -> None:
+                what = self._describe(f"marking inbox row {inbox_id}", exc) if isinstance(exc, SQLAlchemyError) \
+                    else str(exc)
+                log.error("%s: it stays received, and is processed again when an intake next starts", what)
 
+            self._writer.submit_nowait(mark, failed)
+            return
         try:
             self._writer.submit(mark)
         except SQLAlchemyError as exc:
@@ -546,6 +554,7 @@ class Ledger:
 
     def inbox_rows(self, status: str | None = None, limit: int = 1000) -> list[InboxRow]:
         """Inbox rows in the order they arrived, optionally only those with ``status``."""
+        self._settle()
         query = select(inbox).order_by(inbox.c.id).limit(limit)
         if status is not None:
             query = query.where(inbox.c.status == status)
@@ -553,6 +562,7 @@ class Ledger:
             return [InboxRow(**row._asdict()) for row in conn.execute(query)]
 
     def inbox_row(self, inbox_id: int) -> InboxRow:
+        self._settle()
         with self._read(f"reading inbox row {inbox_id}") as conn:
             row = conn.execute(select(inbox).where(inbox.c.id == inbox_id)).one_or_none()
         if row is None:
@@ -560,6 +570,7 @@ class Ledger:
         return InboxRow(**row._asdict())
 
     def count_inbox(self, status: str | None = None) -> int:
+        self._settle()
         query = select(func.count()).select_from(inbox)
         if status is not None:
             query = query.where(inbox.c.status == status)
@@ -567,6 +578,11 @@ class Ledger:
             return int(conn.execute(query).scalar_one())
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Wait for the inbox marks queued without waiting, so this process reads what it wrote."""
+        if self._writer.unsettled:
+            self._writer.submit(lambda _conn: None)
 
     def _upgrade(self) -> None:
         with self._write("migrating the schema to the latest revision") as conn:
@@ -594,21 +610,15 @@ class Ledger:
         with self._one_writer, self._engine.begin() as conn:
             if len(ops) == 1:  # alone: what it raises rolls the transaction back
                 return [ops[0](conn)]
-            if conn.dialect.name == "sqlite":
-                return _without_savepoints(conn, ops)
-            outcomes: list[Any] = []
-            for op in ops:  # plain SAVEPOINT statements: a third of the cost of SQLAlchemy's nested transactions
-                conn.exec_driver_sql("SAVEPOINT op")
-                try:
-                    outcome = op(conn)
-                except Exception as exc:  # handed to its caller, in its thread
-                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT op")
-                    conn.exec_driver_sql("RELEASE SAVEPOINT op")
-                    outcomes.append(exc)
-                else:
-                    conn.exec_driver_sql("RELEASE SAVEPOINT op")
-                    outcomes.append(outcome)
-            return outcomes
+            outcomes: dict[int, Any] = {}
+            for kind in (_StoreInbox, _MarkInbox):  # the inbox's rows and marks, each kind in one statement
+                alike = [i for i, op in enumerate(ops) if type(op) is kind]
+                if len(alike) > 1 and (done := _together(conn, kind, [ops[i] for i in alike])) is not None:
+                    outcomes.update(zip(alike, done, strict=True))
+            rest = [i for i in range(len(ops)) if i not in outcomes]
+            alone = _without_savepoints if conn.dialect.name == "sqlite" else _with_savepoints
+            outcomes.update(zip(rest, alone(conn, [ops[i] for i in rest]), strict=True))
+            return [outcomes[i] for i in range(len(ops))]
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
@@ -687,6 +697,68 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+class _StoreInbox:
+    """An op storing one inbox row (its id): the group commit stores a batch's rows in one statement."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def __call__(self, conn: Connection) -> int:
+        return int(conn.execute(_INSERT_INBOX, self.values).scalar_one())
+
+
+class _MarkInbox:
+    """An op recording what became of an inbox row: a batch's marks go in one statement."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def __call__(self, conn: Connection) -> None:
+        if not conn.execute(_MARK_INBOX, self.params).rowcount:
+            raise LedgerError(f"inbox row {self.params['b_id']} does not exist")
+
+
+def _together(conn: Connection, kind: type, ops: Sequence[Any]) -> list[Any] | None:
+    """A batch's inbox ops of one kind in one statement; None when that statement fails (then each is
+    tried alone, and the one at fault fails alone): SQLite takes a failed statement back by itself,
+    PostgreSQL to a savepoint."""
+    savepoint = conn.dialect.name != "sqlite"
+    if savepoint:
+        conn.exec_driver_sql("SAVEPOINT together")
+    try:
+        if kind is _StoreInbox:
+            found: list[Any] = list(conn.execute(_INSERT_INBOX_ROWS, [op.values for op in ops]).scalars())
+        else:
+            result = conn.execute(_MARK_INBOX, [op.params for op in ops])
+            if result.rowcount != len(ops):  # a row that does not exist: each alone says which
+                raise LedgerError("an inbox row to mark does not exist")
+            found = [None] * len(ops)
+    except (SQLAlchemyError, LedgerError):
+        if savepoint:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT together")
+        return None
+    if savepoint:
+        conn.exec_driver_sql("RELEASE SAVEPOINT together")
+    return found
+
+
+def _with_savepoints(conn: Connection, ops: Sequence[_Op]) -> list[Any]:
+    """PostgreSQL: each op in a savepoint of its own; one that raises takes back only its own writes."""
+    outcomes: list[Any] = []
+    for op in ops:  # plain SAVEPOINT statements: a third of the cost of SQLAlchemy's nested transactions
+        conn.exec_driver_sql("SAVEPOINT op")
+        try:
+            outcome = op(conn)
+        except Exception as exc:  # handed to its caller, in its thread
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT op")
+            conn.exec_driver_sql("RELEASE SAVEPOINT op")
+            outcomes.append(exc)
+        else:
+            conn.exec_driver_sql("RELEASE SAVEPOINT op")
+            outcomes.append(outcome)
+    return outcomes
+
+
 def _without_savepoints(conn: Connection, ops: Sequence[_Op]) -> list[Any]:
     """SQLite: the ops one after the other with no savepoint each (a savepoint costs more than most ops).
     An op that raises before it changed a row (a conflict found by its reads, an inbox row that does
@@ -750,7 +822,14 @@ _INSERT_WORK = work.insert()
 _WORK_BY_KEY = select(work.c.id).where(work.c.key == bindparam("key"))
 _INSERT_INCIDENT = incidents.insert()
 _INSERT_INBOX = inbox.insert().returning(inbox.c.id)
-_MARK_INBOX = inbox.update().where(inbox.c.id == bindparam("b_id"))  # sets the columns given with it
+_INSERT_INBOX_ROWS = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)  # ids in the rows' order
+# the status always; the other fields only when given (None keeps what is stored)
+_MARK_INBOX = inbox.update().where(inbox.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"),
+    reason=func.coalesce(bindparam("b_reason", type_=inbox.c.reason.type), inbox.c.reason),
+    incident_id=func.coalesce(bindparam("b_incident_id", type_=inbox.c.incident_id.type), inbox.c.incident_id),
+    fingerprint=func.coalesce(bindparam("b_fingerprint", type_=inbox.c.fingerprint.type), inbox.c.fingerprint),
+)
 _UPDATE_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id"))
 # a pending incident's service and title come from its alerts until a declaration names them: only fill gaps
 _FILL_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id")).values(

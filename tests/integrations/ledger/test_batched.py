@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select
 from warroom.incident import work
 from warroom.incident.errors import LedgerConflictError, LedgerError
 from warroom.integrations.ledger import Ledger
+from warroom.integrations.ledger.ledger import _MarkInbox, _StoreInbox
 from warroom.integrations.ledger.schema import inbox
 
 from .helpers import T0, declared, update
@@ -124,3 +125,37 @@ def test_in_one_group_commit_an_op_failing_after_a_change_fails_them_all(ledger:
     else:  # PostgreSQL: each op in a savepoint, taken back alone
         assert isinstance(ledger._commit_ops(ops)[1], RuntimeError)
         assert [r.body for r in ledger.inbox_rows()] == ["1", "2"]
+
+
+def _row(body: str) -> dict[str, object]:
+    return {"received_at": T0, "source": "generic", "headers": {}, "body": body, "status": "received"}
+
+
+def _mark(inbox_id: int, status: str, reason: str | None = None) -> _MarkInbox:
+    return _MarkInbox({"b_id": inbox_id, "b_status": status, "b_reason": reason, "b_incident_id": None,
+                       "b_fingerprint": None})
+
+
+def test_a_batch_of_inbox_rows_and_marks_goes_in_one_statement_each_and_a_bad_mark_fails_alone(
+        ledger: Ledger) -> None:
+    ids = ledger._commit_ops([_StoreInbox(_row("a")), _StoreInbox(_row("b")), _StoreInbox(_row("c"))])
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [ledger.inbox_row(i).body for i in ids] == ["a", "b", "c"]  # each caller gets its own row's id
+    ledger.mark_inbox(ids[2], "received", reason="processing failed: once")
+    outcomes = ledger._commit_ops([_mark(ids[0], "accepted", "joined"), _mark(ids[1] + 1000, "accepted"),
+                                   _mark(ids[2], "duplicate")])
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], LedgerError) and "does not exist" in str(outcomes[1])
+    rows = [ledger.inbox_row(i) for i in ids]
+    assert [(r.status, r.reason) for r in rows] == [
+        ("accepted", "joined"), ("received", None), ("duplicate", "processing failed: once")]  # None keeps it
+
+
+def test_a_mark_not_waited_for_is_read_back_at_once_and_a_failed_one_is_logged(
+        ledger: Ledger, caplog: pytest.LogCaptureFixture) -> None:
+    kept = ledger.store_inbox("generic", {}, b"{}", T0)
+    ledger.mark_inbox(kept, "accepted", reason="joined INC-1", wait=False)
+    assert ledger.inbox_row(kept).status == "accepted"  # this process reads what it queued
+    ledger.mark_inbox(kept + 1000, "accepted", wait=False)  # no caller waits to hear it: the log does
+    assert ledger.count_inbox("accepted") == 1
+    assert f"inbox row {kept + 1000} does not exist: it stays received" in caplog.text
