@@ -678,7 +678,10 @@ def _sqlite_engine(url: URL) -> Engine:
     An in-memory database lives on one shared connection: single-threaded use only (tests).
     """
     in_memory = url.database in (None, "", ":memory:")
-    engine = create_engine(url, poolclass=StaticPool) if in_memory else create_engine(url)
+    # a connection per thread that reads at once (the intake's request threads, the committer, the
+    # dispatcher), kept: one opened and closed per read costs more than the read
+    engine = create_engine(url, poolclass=StaticPool) if in_memory else create_engine(url, pool_size=20,
+                                                                                       max_overflow=20)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
