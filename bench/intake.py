@@ -18,7 +18,10 @@ Against the full stack (`warroom up` as a subprocess, SQLite, its runner serving
       the criteria decide to watch: a warning on search, no customer impact);
   one Alertmanager notification of 1,000 and of 10,000 alerts (one group, declared): POST to 202
       (targets: 1 s and 10 s).
-The joins storm also runs against each in-process intake (its 20 incidents declared first).
+The joins storm also runs against each in-process intake (its 20 incidents declared first). Beside the
+storms, their ceiling on this machine: the same storm against an endpoint that does nothing, served as
+the intake is (FastAPI on uvicorn, the answer made in a worker thread): what the HTTP stack and the
+storm's own client leave before warroom does any work.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from _stack import WarroomUp
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from prefect import get_client
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -195,6 +201,27 @@ def storm(url: str, prefix: str, fingerprints: int, labels: dict[str, str]) -> d
     return result
 
 
+def ceiling() -> dict[str, Any]:
+    """The joins storm against an endpoint that reads the body and answers from a worker thread, and
+    does nothing else: the most any intake served this way could accept here, with this client."""
+    app = FastAPI()
+    answer = {"alerts": [{"action": "nothing"}]}
+
+    def nothing() -> dict[str, Any]:
+        return answer
+
+    @app.post("/v1/alerts/alertmanager")
+    async def receive(request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse(await anyio.to_thread.run_sync(nothing), 202)
+
+    server = Background(app)
+    try:
+        return storm(server.url, "ceiling", STORM_FINGERPRINTS, CRITICAL)
+    finally:
+        server.stop()
+
+
 def triggers(sandboxes: Any) -> dict[str, datetime]:
     """When the PagerDuty sandbox received each trigger, by dedup key (the incident id)."""
     seen = httpx.get(f"{sandboxes.pagerduty_url}/_sandbox/requests", verify=sandboxes.tls.client_context()).json()
@@ -324,6 +351,7 @@ def main() -> None:
     print(f"bench/intake.py: figures, never pass/fail; {os.cpu_count()} CPUs, load average at the start "
           f"{os.getloadavg()[0]:.1f} (other work on the machine moves every figure, the floor too)\n", flush=True)
     base = floor(LATENCY_ALERTS)
+    top = ceiling()
     results: dict[str, dict[str, Any]] = {}
     try:
         results["embedded (SQLite)"] = measure("sqlite", None, None)
@@ -352,6 +380,7 @@ def main() -> None:
               f"{r['p95_ms'] / base['p95_ms']:9.0f}x   p95 within {FLOOR_MULTIPLE}x the floor")
     print(f"\njoins storm, in-process intake (no runner): {STORM_ALERTS} alerts across {STORM_FINGERPRINTS} "
           f"declared incidents from {STORM_CLIENTS} clients; target at least {STORM_TARGET} accepted alerts/s")
+    print(storm_line("ceiling (no-op)", top))
     for name, r in results.items():
         print(storm_line(name, r["joins"]))
 
@@ -395,7 +424,8 @@ def main() -> None:
     print(f"\nsummary (figures, never pass/fail; {os.cpu_count()} CPUs shared with other work: beside each figure "
           f"the 1-minute load average when it was taken; at the end {load():.1f})")
     rows: list[tuple[str, str, str, float]] = [
-        ("floor p95 (client -> sandbox)", f"{base['p95_ms']:.1f} ms", "-", base["load"])]
+        ("floor p95 (client -> sandbox)", f"{base['p95_ms']:.1f} ms", "-", base["load"]),
+        ("storm ceiling (no-op endpoint)", f"{top['per_s']:.0f} alerts/s", "-", top["load"])]
     for name, r in results.items():
         rows.append((f"alert-to-page p95, {name}", f"{r['p95_ms']:.0f} ms = {r['p95_ms'] / base['p95_ms']:.0f}x floor",
                      f"within {FLOOR_MULTIPLE}x floor ({FLOOR_MULTIPLE * base['p95_ms']:.0f} ms)", r["load"]))

@@ -1,4 +1,5 @@
-"""Storms only, in about a minute: the joins and watched storms of bench/intake.py against an in-process
+"""Storms only, in about a minute (after their ceiling here: the same storm against a no-op endpoint): the
+joins and watched storms of bench/intake.py against an in-process
 intake (Prefect server and ledger on SQLite, the intake's own dispatcher running), with the SQL statements
 and commits per accepted alert. Figures, never pass/fail.
 
@@ -104,6 +105,7 @@ def measure_up(alerts: int) -> None:
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
     up = WarroomUp(Path(tempfile.mkdtemp(prefix="warroom-storm-up-")), bench.TOKEN,
                    {"PREFECT_LOGGING_LEVEL": "WARNING"})
+    print(bench.storm_line("ceiling (no-op)", bench.ceiling()), flush=True)
     try:
         started = time.perf_counter()
         incidents = bench.declare(up.url, [f"join-up-{i}" for i in range(bench.STORM_FINGERPRINTS)])
@@ -183,6 +185,7 @@ def main() -> None:
         app = create_intake_app(stack.runtime, settings, utc_now)
         intake = Background(app)
         bench.quiet()
+        print(bench.storm_line("ceiling (no-op)", bench.ceiling()), flush=True)
         try:
             bench.declare(intake.url, [f"join-storm-{i}" for i in range(bench.STORM_FINGERPRINTS)])
             time.sleep(2)  # let the dispatcher page and start the 20 runs
