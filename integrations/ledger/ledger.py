@@ -722,12 +722,9 @@ class _MarkInbox:
 
 
 def _together(conn: Connection, kind: type, ops: Sequence[Any]) -> list[Any] | None:
-    """A batch's inbox ops of one kind in one statement; None when that statement fails (then each is
-    tried alone, and the one at fault fails alone): SQLite takes a failed statement back by itself,
-    PostgreSQL to a savepoint."""
-    savepoint = conn.dialect.name != "sqlite"
-    if savepoint:
-        conn.exec_driver_sql("SAVEPOINT together")
+    """A batch's inbox ops of one kind in one statement; None when that statement fails: it is taken
+    back to a savepoint, and each is tried alone (the one at fault fails alone)."""
+    conn.exec_driver_sql("SAVEPOINT together")
     try:
         if kind is _StoreInbox:
             found: list[Any] = list(conn.execute(_INSERT_INBOX_ROWS, [op.values for op in ops]).scalars())
@@ -737,11 +734,10 @@ def _together(conn: Connection, kind: type, ops: Sequence[Any]) -> list[Any] | N
                 raise LedgerError("an inbox row to mark does not exist")
             found = [None] * len(ops)
     except (SQLAlchemyError, LedgerError):
-        if savepoint:
-            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT together")
-        return None
-    if savepoint:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT together")
         conn.exec_driver_sql("RELEASE SAVEPOINT together")
+        return None
+    conn.exec_driver_sql("RELEASE SAVEPOINT together")
     return found
 
 

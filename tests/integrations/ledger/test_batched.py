@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from warroom.incident import work
 from warroom.incident.errors import LedgerConflictError, LedgerError
@@ -141,6 +142,9 @@ def test_a_batch_of_inbox_rows_and_marks_goes_in_one_statement_each_and_a_bad_ma
     ids = ledger._commit_ops([_StoreInbox(_row("a")), _StoreInbox(_row("b")), _StoreInbox(_row("c"))])
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert [ledger.inbox_row(i).body for i in ids] == ["a", "b", "c"]  # each caller gets its own row's id
+    refused = ledger._commit_ops([_StoreInbox(_row("d")), _StoreInbox({**_row("e"), "status": "lost"})])
+    assert isinstance(refused[1], IntegrityError)  # the one row its database refuses fails alone, and once:
+    assert [r.body for r in ledger.inbox_rows()] == ["a", "b", "c", "d"]  # the statement of both was taken back
     ledger.mark_inbox(ids[2], "received", reason="processing failed: once")
     outcomes = ledger._commit_ops([_mark(ids[0], "accepted", "joined"), _mark(ids[1] + 1000, "accepted"),
                                    _mark(ids[2], "duplicate")])
