@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import cProfile
 import os
 import pstats
@@ -37,6 +38,7 @@ from _stack import WarroomUp, tree
 from warroom.bootstrap import utc_now
 from warroom.config import load_config
 from warroom.intake import create_intake_app
+from warroom.integrations.ledger.testing import temporary_postgres_database
 from warroom.runner import Background, deployments
 from warroom.settings import Settings
 from warroom.stack import local_stack
@@ -134,6 +136,7 @@ def main() -> None:
     parser.add_argument("--sample", action="store_true")
     parser.add_argument("--profile", metavar="FILE")
     parser.add_argument("--up", action="store_true")
+    parser.add_argument("--postgres", action="store_true", help="the Prefect server and the ledger on PostgreSQL")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this process (s)")
     args = parser.parse_args()
     if args.switch_interval:
@@ -151,12 +154,25 @@ def main() -> None:
         threading.setprofile(start_profile)
     bench.STORM_ALERTS = args.alerts
     home = Path(tempfile.mkdtemp(prefix="warroom-storm-"))
+    with contextlib.ExitStack() as databases:
+        ledger_url = prefect_url = None
+        if args.postgres:
+            ledger_url = databases.enter_context(temporary_postgres_database())
+            prefect_url = databases.enter_context(temporary_postgres_database()).replace(
+                "postgresql+psycopg://", "postgresql+asyncpg://")
+        measure_here(args, home, ledger_url, prefect_url, profiles)
+
+
+def measure_here(args: argparse.Namespace, home: Path, ledger_url: str | None, prefect_url: str | None,
+                 profiles: list[cProfile.Profile]) -> None:
     settings = Settings.model_validate({"home": home, "config_dir": bench.ROOT / "configs",
-                                        "intake_tokens": bench.TOKEN})
+                                        "intake_tokens": bench.TOKEN, "database_url": ledger_url})
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    print(f"bench/storm.py: {args.alerts} alerts from {bench.STORM_CLIENTS} clients, in-process intake on SQLite; "
+    print(f"bench/storm.py: {args.alerts} alerts from {bench.STORM_CLIENTS} clients, in-process intake on "
+          f"{'PostgreSQL' if ledger_url else 'SQLite'}; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
-    with local_stack(settings, env, load_config(settings.config_dir)) as stack, use_runtime(stack.runtime):
+    with local_stack(settings, env, load_config(settings.config_dir), prefect_database_url=prefect_url) as stack, \
+            use_runtime(stack.runtime):
         for deployment in deployments():
             deployment.apply()
         statements, commits = collections.Counter[str](), [0]
