@@ -87,6 +87,7 @@ class Body:
         self.pending: dict[str, list[ev.Event]] = {}
         self.seen: dict[str, dict[str, str]] = {}  # incident -> fingerprint -> status, in this body
         self.redriven: set[str] = set()  # incidents whose unfinished work this body re-drove
+        self.unfinished: dict[str, list[WorkRow]] = {}  # a declared, pending incident's work, read with it
 
     def state(self, incident_id: str, reader: Reader | None = None) -> IncidentState:
         if incident_id not in self.states:
@@ -94,13 +95,16 @@ class Body:
         return self.states[incident_id]
 
     def group(self, group: str) -> tuple[int, str | None]:
-        """The group's latest episode and its incident, read with that incident's state in one go."""
+        """The group's latest episode and its incident, read with that incident's state in one go (and,
+        if it is declared but still pending, with its unfinished work, which a join re-drives)."""
         if group not in self.episodes:
             with current_runtime().ledger.reading() as reader:
                 self.episodes[group] = latest_episode(group, reader)
                 latest = self.episodes[group][1]
                 if latest is not None:
-                    self.state(latest, reader)
+                    state = self.state(latest, reader)
+                    if state.phase is Phase.PENDING and "declare" in state.decisions:
+                        self.unfinished[latest] = unfinished_work(latest, reader)
         return self.episodes[group]
 
     def flush(self, incident_id: str | None = None) -> None:
@@ -197,7 +201,7 @@ def consider(incident_id: str, alert: Alert, now: datetime, body: Body | None = 
             if incident_id in body.redriven:
                 return Outcome(incident_id, "joined", f"{incident_id} is declared")
             body.redriven.add(incident_id)
-        return redrive(incident_id, drive)
+        return redrive(incident_id, drive, body.unfinished.pop(incident_id, None) if body else None)
     service = rt.config.services.services.get(alert.service or "")
     if service is None:
         if "not_incident" in state.decisions:
@@ -263,14 +267,16 @@ def opened(opening: ev.AlertAttached, decided: ev.DeclarationDecided, calls_for:
     return results[-1][1]
 
 
-def unfinished_work(incident_id: str) -> list[WorkRow]:
-    return [w for w in current_runtime().ledger.work_rows(incident_id, status="pending") if w.kind != "watch"]
+def unfinished_work(incident_id: str, reader: Reader | None = None) -> list[WorkRow]:
+    source = reader or current_runtime().ledger
+    return [w for w in source.work_rows(incident_id, status="pending") if w.kind != "watch"]
 
 
-def redrive(incident_id: str, drive: Drive | None) -> Outcome:
+def redrive(incident_id: str, drive: Drive | None, unfinished: list[WorkRow] | None = None) -> Outcome:
     """A delivery for an incident whose declaration is stored: carry on its unfinished work (driven
-    only when there is some: most redeliveries find it all done)."""
-    unfinished = unfinished_work(incident_id)
+    only when there is some: most redeliveries find it all done). ``unfinished``: read already."""
+    if unfinished is None:
+        unfinished = unfinished_work(incident_id)
     # ``drive`` carries out the page now; the rest (a run start backing off) is the loop's when due, so a
     # storm of joins on an incident whose run has not started yet takes no write lock per alert
     if drive is not None and any(w.kind == "page" for w in unfinished):

@@ -155,6 +155,10 @@ class Reader:
         """The incident whose event is stored under ``idempotency_key``, if any."""
         return _incident_of(self._conn, bounded_key(idempotency_key))
 
+    def work_rows(self, incident_id: str, status: str | None = None) -> list[WorkRow]:
+        """The incident's work in the order it was stored, optionally only with one status."""
+        return _work_rows(self._conn, incident_id, status)
+
 
 class Ledger:
     """The ledger on one database. Thread-safe; open it with :meth:`Ledger.open`."""
@@ -408,13 +412,8 @@ class Ledger:
     def work_rows(self, incident_id: str | None = None, status: str | None = None,
                   limit: int = 1000) -> list[WorkRow]:
         """Work in the order it was stored, optionally of one incident or with one status."""
-        query = select(work).order_by(work.c.id).limit(limit)
-        if incident_id is not None:
-            query = query.where(work.c.incident_id == incident_id)
-        if status is not None:
-            query = query.where(work.c.status == status)
         with self._read("reading the work") as conn:
-            return [WorkRow(**row._asdict()) for row in conn.execute(query)]
+            return _work_rows(conn, incident_id, status, limit)
 
     def list_incidents(
         self,
@@ -835,6 +834,15 @@ _FILL_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("
     service=func.coalesce(incidents.c.service, bindparam("b_service")),
     title=func.coalesce(incidents.c.title, bindparam("b_title")),
 )
+
+
+def _work_rows(conn: Connection, incident_id: str | None, status: str | None, limit: int = 1000) -> list[WorkRow]:
+    query = select(work).order_by(work.c.id).limit(limit)
+    if incident_id is not None:
+        query = query.where(work.c.incident_id == incident_id)
+    if status is not None:
+        query = query.where(work.c.status == status)
+    return [WorkRow(**row._asdict()) for row in conn.execute(query)]
 
 
 def _last_seq(conn: Connection, incident_id: str) -> int:
