@@ -1,7 +1,7 @@
-"""Storms only, in about a minute (after their ceiling here: the same storm against a no-op endpoint): the
-joins and watched storms of bench/intake.py against an in-process
-intake (Prefect server and ledger on SQLite, the intake's own dispatcher running), with the SQL statements
-and commits per accepted alert. Figures, never pass/fail.
+"""Storms only, in about a minute: the joins and watched storms of bench/intake.py against an in-process
+intake (Prefect server and ledger on SQLite, or on PostgreSQL with ``--postgres``; the intake's own
+dispatcher running), with the SQL statements and commits per accepted alert, after their ceiling here
+(the same storm against a no-op endpoint). Figures, never pass/fail.
 
     .venv/bin/python bench/storm.py [--alerts 2000] [--sample]
 

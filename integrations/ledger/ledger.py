@@ -708,6 +708,10 @@ class _StoreInbox:
     def __call__(self, conn: Connection) -> int:
         return int(conn.execute(_INSERT_INBOX, self.values).scalar_one())
 
+    @staticmethod
+    def together(conn: Connection, ops: Sequence[_StoreInbox]) -> list[Any]:
+        return list(conn.execute(_INSERT_INBOX_ROWS, [op.values for op in ops]).scalars())
+
 
 class _MarkInbox:
     """An op recording what became of an inbox row: a batch's marks go in one statement."""
@@ -719,19 +723,19 @@ class _MarkInbox:
         if not conn.execute(_MARK_INBOX, self.params).rowcount:
             raise LedgerError(f"inbox row {self.params['b_id']} does not exist")
 
+    @staticmethod
+    def together(conn: Connection, ops: Sequence[_MarkInbox]) -> list[Any]:
+        if conn.execute(_MARK_INBOX, [op.params for op in ops]).rowcount != len(ops):
+            raise LedgerError("an inbox row to mark does not exist")  # each alone says which
+        return [None] * len(ops)
 
-def _together(conn: Connection, kind: type, ops: Sequence[Any]) -> list[Any] | None:
+
+def _together(conn: Connection, kind: type[_StoreInbox | _MarkInbox], ops: Sequence[Any]) -> list[Any] | None:
     """A batch's inbox ops of one kind in one statement; None when that statement fails: it is taken
     back to a savepoint, and each is tried alone (the one at fault fails alone)."""
     conn.exec_driver_sql("SAVEPOINT together")
     try:
-        if kind is _StoreInbox:
-            found: list[Any] = list(conn.execute(_INSERT_INBOX_ROWS, [op.values for op in ops]).scalars())
-        else:
-            result = conn.execute(_MARK_INBOX, [op.params for op in ops])
-            if result.rowcount != len(ops):  # a row that does not exist: each alone says which
-                raise LedgerError("an inbox row to mark does not exist")
-            found = [None] * len(ops)
+        found = kind.together(conn, ops)
     except (SQLAlchemyError, LedgerError):
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT together")
         conn.exec_driver_sql("RELEASE SAVEPOINT together")

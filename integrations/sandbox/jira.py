@@ -60,7 +60,7 @@ import json
 import mimetypes
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -408,7 +408,7 @@ class JiraState:
                 "projects": dict(self.projects),
                 "issue_types": dict(self.issue_types),
                 "issues": [_issue_json(issue) for issue in self.issues.values()],
-                "links": [asdict(link) for link in self.links],
+                "links": [jsonable(link) for link in self.links],
                 "next": {
                     "issue_id": self._next_issue_id,
                     "number": dict(self._next_number),

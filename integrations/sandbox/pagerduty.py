@@ -37,7 +37,7 @@ import secrets
 import string
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -615,7 +615,7 @@ class PagerDutySandboxState:
                 "version": STATE_VERSION,
                 "number": self._number,
                 "issued": sorted(self._issued),
-                "services": [asdict(s) for s in self.services.values()],
+                "services": [jsonable(s) for s in self.services.values()],
                 "incidents": [
                     jsonable(i) for i in sorted(self.incidents.values(), key=lambda i: i.number)
                 ],
