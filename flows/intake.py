@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,7 +25,7 @@ from warroom.incident.errors import IllegalTransitionError, LedgerConflictError
 from warroom.incident.grouping import grouping_key, incident_id_for, route
 from warroom.incident.models import Alert, Phase
 from warroom.incident.state import IncidentState, apply, check_all
-from warroom.integrations.ledger import Ledger, Reader, WorkRow
+from warroom.integrations.ledger import Reader, WorkRow
 from warroom.tasks.ledger import envelope, load_state, record, write, write_many
 from warroom.tasks.runtime import current_runtime
 
@@ -47,7 +46,6 @@ def opening_key(group: str, episode: int) -> str:
 
 # The latest episode of each group this process has seen. Episodes are only ever added, so a known
 # one is a floor: only the opening keys after it are looked up (each a key lookup, the row not read).
-_episodes: weakref.WeakKeyDictionary[Ledger, dict[str, tuple[int, str]]] = weakref.WeakKeyDictionary()
 _episodes_lock = threading.Lock()
 KNOWN_GROUPS = 100_000  # groups remembered per ledger; past that, forgotten (and looked up again)
 
@@ -56,14 +54,14 @@ def latest_episode(group: str, reader: Reader | None = None) -> tuple[int, str |
     """The group's latest episode and its incident (0 and None: none yet); ``reader``: look it up
     within that read transaction."""
     ledger = current_runtime().ledger
+    known = ledger.memory("episodes")
     with _episodes_lock:
-        episode, latest = _episodes.setdefault(ledger, {}).get(group, (0, None))
+        episode, latest = known.get(group, (0, None))
     source = reader or ledger
     while (found := source.incident_of(opening_key(group, episode + 1))) is not None:
         episode, latest = episode + 1, found
     if latest is not None:
         with _episodes_lock:
-            known = _episodes.setdefault(ledger, {})
             if len(known) >= KNOWN_GROUPS:
                 known.clear()
             if known.get(group, (0, None))[0] < episode:

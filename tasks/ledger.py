@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -13,7 +12,7 @@ from warroom.incident.errors import LedgerConflictError
 from warroom.incident.events import Event, Recorded
 from warroom.incident.state import IncidentState, check, check_all, fold
 from warroom.incident.work import Work
-from warroom.integrations.ledger import Ledger, Reader
+from warroom.integrations.ledger import Reader
 from warroom.tasks.runtime import current_runtime
 
 T = TypeVar("T")
@@ -30,7 +29,6 @@ def envelope(incident_id: str, key: str, actor: str = "warroom") -> dict[str, An
     }
 
 
-_states: weakref.WeakKeyDictionary[Ledger, dict[str, IncidentState]] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
 
 
@@ -42,14 +40,14 @@ def load_state(incident_id: str, reader: Reader | None = None) -> IncidentState:
     stream is append-only, so a state at seq N stays true of the first N events.
     """
     ledger = current_runtime().ledger
+    cached = ledger.memory("states")
     with _states_lock:
-        known = _states.setdefault(ledger, {}).get(incident_id)
+        known: IncidentState | None = cached.get(incident_id)
     newer = (reader or ledger).stream(incident_id, after_seq=known.version if known else 0)
     if known is not None and not newer:
         return known
     state = fold(newer, incident_id, start=known)
     with _states_lock:
-        cached = _states.setdefault(ledger, {})
         if incident_id not in cached or cached[incident_id].version < state.version:
             cached[incident_id] = state
     return state

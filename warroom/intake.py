@@ -10,11 +10,14 @@ once, and nothing is stored. A PagerDuty webhook is news of a page warroom sent
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import queue
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from warroom.flows.desks import advance, answered, take_answers, timed_out
-from warroom.flows.intake import Outcome, receive_alerts, watch_ended
+from warroom.flows.intake import Drive, Outcome, receive_alerts, watch_ended
 from warroom.flows.pagerduty_events import receive_pagerduty_event
 from warroom.incident import work
 from warroom.incident.errors import AlertRejectedError, WarroomError
@@ -117,6 +120,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         try:
             yield
         finally:
+            bodies.close()
             dispatcher.stop()
 
     docs = settings.intake_docs  # the API document and its pages are served only when asked for
@@ -136,9 +140,11 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         else:
             check_bearer(headers, settings.listed(settings.intake_tokens))
 
-    def process(inbox_id: int, source: str, content_type: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
+    def process(inbox_id: int, source: str, content_type: str | None, body: bytes,
+                drive: Drive = dispatcher.drive) -> tuple[int, dict[str, Any]]:
         """Parse and route a stored body, and record in the inbox what became of it. Raises if it
-        could not be processed (the caller records why, and the dispatcher tries again)."""
+        could not be processed (the caller records why, and the dispatcher tries again). ``drive``:
+        carries out an incident's page."""
         try:
             parsed = parse(source, body, content_type)
         except AlertRejectedError as rejected:
@@ -158,7 +164,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             )
             return 202, {"inbox": inbox_id, "event": event.event_id, "event_type": event.event_type,
                          "incident": outcome.incident_id, "action": outcome.action, "reason": outcome.reason}
-        outcomes = receive_alerts(parsed.alerts, f"inbox-{inbox_id}", parsed.group_key, dispatcher.drive)
+        outcomes = receive_alerts(parsed.alerts, f"inbox-{inbox_id}", parsed.group_key, drive)
         counts[f"accepted:{source}"] += 1
         new = [o for o in outcomes if o.news or o.action not in ("joined", "ignored")]
         first = next((o for o in outcomes if o.incident_id), None)
@@ -182,7 +188,8 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
 
     dispatcher.handle("inbox", reprocess)
 
-    def handle(source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(source: str, headers: dict[str, str], body: bytes,
+               drive: Drive = dispatcher.drive) -> tuple[int, dict[str, Any]]:
         try:
             authenticate(source, headers, body)
         except AuthError as refused:
@@ -191,7 +198,8 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             return 401, {"error": str(refused)}
         inbox_id = runtime.ledger.store_inbox(source, redact_headers(headers), body, clock())
         try:
-            return process(inbox_id, source, headers.get("content-type"), body)
+            with runtime.ledger.part():  # in a batch, a body that fails is taken back alone
+                return process(inbox_id, source, headers.get("content-type"), body, drive)
         except Exception as exc:  # kept in the inbox with the reason, and tried again by the dispatcher
             failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
             counts[f"failed:{source}"] += 1
@@ -201,6 +209,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             log.error("could not process inbox row %s: %s", inbox_id, failed)
             return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
 
+    bodies = Bodies(runtime, handle, dispatcher.drive)
     app.state.dispatcher = dispatcher
 
     async def receive(source: str, request: Request) -> JSONResponse:
@@ -226,7 +235,9 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
                         source, len(body))
             return JSONResponse({"error": "the sender disconnected before the body was complete"}, 400)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        status, payload = await anyio.to_thread.run_sync(handle, source, headers, bytes(body))
+        status, payload, pages = await bodies.answer(source, headers, bytes(body))
+        if pages:  # decided in the batch, committed now: the page goes out before the answer
+            await anyio.to_thread.run_sync(bodies.page, pages)
         return JSONResponse(payload, status)
 
     def route(source: str) -> Callable[[Request], Awaitable[JSONResponse]]:
@@ -244,6 +255,102 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
         return {"status": "ok", "counts": dict(counts)}
 
     return app
+
+
+Handle = Callable[[str, dict[str, str], bytes, Drive], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class _Request:
+    source: str
+    headers: dict[str, str]
+    body: bytes
+    loop: asyncio.AbstractEventLoop
+    answer: asyncio.Future[tuple[int, dict[str, Any], list[str]]]
+
+
+class Bodies:
+    """The requests' bodies, stored and processed in one thread: the bodies that came while it was busy go
+    in one ledger transaction (one commit for all their rows, facts, work and marks), and each request
+    is answered once that is committed. A body that fails is taken back alone (its row kept, with the
+    reason, for the dispatcher to try again); a batch that cannot commit is done again body by body.
+    The pages a batch calls for are sent by each request after the commit, before its answer."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, runtime: Runtime, handle: Handle, drive: Drive) -> None:
+        self._runtime, self._handle, self._drive = runtime, handle, drive
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def answer(self, source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any], list[str]]:
+        """The status and answer for a body, and the incidents whose page it calls for."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="intake-bodies", daemon=True)
+                self._thread.start()
+        loop = asyncio.get_running_loop()
+        request = _Request(source, headers, body, loop, loop.create_future())
+        self._queue.put(request)
+        return await request.answer
+
+    def page(self, incidents: list[str]) -> None:
+        for incident_id in dict.fromkeys(incidents):
+            try:
+                self._drive(incident_id)
+            except Exception as exc:  # stored as pending work: the dispatcher's loop carries it out
+                log.error("could not page for %s at once (the dispatcher tries again): %s", incident_id,
+                          describe_failure(exc))
+
+    def close(self) -> None:
+        """Stop once the bodies queued are answered."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(following)
+            answers = self._together(batch)
+            for request, answer in zip(batch, answers, strict=True):
+                request.loop.call_soon_threadsafe(_settle, request.answer, answer)
+
+    def _together(self, batch: list[_Request]) -> list[tuple[int, dict[str, Any], list[str]]]:
+        pages: list[list[str]] = [[] for _ in batch]
+        try:
+            with self._runtime.ledger.batch():
+                answers = [self._handle(r.source, r.headers, r.body, p.append)
+                           for r, p in zip(batch, pages, strict=True)]
+            return [(*a, p) for a, p in zip(answers, pages, strict=True)]
+        except Exception as exc:  # none of it is stored: each again, alone
+            log.warning("%d bodies could not be committed together (%s): each is stored alone",
+                        len(batch), describe_failure(exc))
+        return [self._alone(r) for r in batch]
+
+    def _alone(self, r: _Request) -> tuple[int, dict[str, Any], list[str]]:
+        try:
+            return (*self._handle(r.source, r.headers, r.body, self._drive), [])
+        except Exception as exc:  # not stored: the sender sends it again
+            failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
+            log.error("could not store a %s webhook's body: %s", r.source, failed)
+            return 503, {"error": f"could not store the body, nothing was done: send it again ({failed})"}, []
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():  # the request may have been cancelled (its sender gone)
+        future.set_result(value)
 
 
 def take_up_stranded(ledger: Ledger) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -179,6 +180,8 @@ class Ledger:
         self._group_facts = engine.dialect.name == "sqlite"
         self._url = engine.url.render_as_string(hide_password=True)
         self._password = engine.url.password
+        self._batch = threading.local()  # .now: the batch (:meth:`batch`) this thread is in, if any
+        self._memory: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def open(cls, url: str, clock: Clock) -> Ledger:
@@ -342,6 +345,48 @@ class Ledger:
         one consistent view (what a writer commits meanwhile is seen by none of them, or by all)."""
         with self._read("reading the ledger") as conn:
             yield Reader(conn)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Everything this thread does with the ledger in the block, in one write transaction, committed
+        when the block ends (or none of it, if it raises): the intake's bodies that came together go in
+        one commit. Reads in the block see its writes; :meth:`part` takes back one part of it alone."""
+        if self._current() is not None:
+            raise LedgerError("a batch is open in this thread already: batches do not nest")
+        batch: _Batch | None = None
+        try:
+            with self._one_writer, self._engine.begin() as conn:
+                batch = self._batch.now = _Batch(conn)
+                yield
+        except SQLAlchemyError as exc:
+            raise LedgerError(self._describe("committing a batch", exc)) from exc
+        finally:
+            self._batch.now = None
+        assert batch is not None
+        for name, learnt in batch.learnt.items():  # committed: what it read is true for everyone now
+            self._memory.setdefault(name, {}).update(learnt)
+
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        """In a :meth:`batch`: if the block raises, what it wrote is taken back (and the rest of the batch
+        kept), and the exception raised here. Outside a batch, nothing more than the block."""
+        batch = self._current()
+        if batch is None:
+            yield
+            return
+        try:
+            with batch.savepoint("part"):
+                yield
+        except SQLAlchemyError as exc:
+            raise LedgerError(self._describe("writing part of a batch", exc)) from exc
+
+    def memory(self, name: str) -> MutableMapping[str, Any]:
+        """A cache of what was read from this ledger (states at a seq, an alert group's latest
+        episode: facts that stay true once stored). In a :meth:`batch`, what is learnt there is kept
+        apart until the batch commits, and forgotten if any of it is taken back."""
+        shared = self._memory.setdefault(name, {})
+        batch = self._current()
+        return shared if batch is None else ChainMap(batch.learnt.setdefault(name, {}), shared)
 
     # -- work -----------------------------------------------------------------------------------
 
@@ -514,6 +559,8 @@ class Ledger:
         }
         sources = str(values["source"])
         try:
+            if (batch := self._current()) is not None:
+                return _StoreInbox(values)(batch.conn)
             return int(self._writer.submit(_StoreInbox(values)))
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"storing alerts from {sources} in the inbox", exc)) from exc
@@ -537,6 +584,10 @@ class Ledger:
             raise LedgerError(f"unknown inbox status {status!r}: use one of {', '.join(INBOX_STATUSES)}")
         mark = _MarkInbox({"b_id": inbox_id, "b_status": status, "b_reason": reason, "b_incident_id": incident_id,
                            "b_fingerprint": fingerprint})
+        if self._current() is not None:  # a batch's marks are committed with it, before its answers
+            with self._write(f"marking inbox row {inbox_id}") as conn:
+                mark(conn)
+            return
 
         if not wait:
             def failed(exc: BaseException) -> None:
@@ -580,7 +631,7 @@ class Ledger:
 
     def _settle(self) -> None:
         """Wait for the inbox marks queued without waiting, so this process reads what it wrote."""
-        if self._writer.unsettled:
+        if self._writer.unsettled and self._current() is None:
             self._writer.submit(lambda _conn: None)
 
     def _upgrade(self) -> None:
@@ -597,7 +648,11 @@ class Ledger:
 
     def _transact(self, transaction: Callable[[Connection], _T]) -> _T:
         """``transaction(conn)`` in a write transaction of its own (a part of a group commit on SQLite),
-        committed when this returns; what it raises is raised here, and nothing of it is stored."""
+        committed when this returns; what it raises is raised here, and nothing of it is stored. In a
+        :meth:`batch`, a part of the batch's transaction."""
+        if (batch := self._current()) is not None:
+            with batch.step() as conn:
+                return transaction(conn)
         if self._group_facts:
             return cast(_T, self._writer.submit(transaction))
         with self._engine.begin() as conn:
@@ -619,9 +674,16 @@ class Ledger:
             outcomes.update(zip(rest, alone(conn, [ops[i] for i in rest]), strict=True))
             return [outcomes[i] for i in range(len(ops))]
 
+    def _current(self) -> _Batch | None:
+        return getattr(self._batch, "now", None)
+
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
         try:
+            if (batch := self._current()) is not None:
+                with batch.step() as conn:
+                    yield conn
+                return
             with self._one_writer, self._engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
@@ -629,6 +691,12 @@ class Ledger:
 
     @contextmanager
     def _read(self, what: str) -> Iterator[Connection]:
+        if (batch := self._current()) is not None:  # a batch reads what it has written
+            try:
+                yield batch.conn
+            except SQLAlchemyError as exc:
+                raise LedgerError(self._describe(what, exc)) from exc
+            return
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(**{_READ_ONLY: True})
@@ -697,6 +765,39 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+class _Batch:
+    """The write transaction of a :meth:`Ledger.batch`, and what its reads learnt (not yet committed)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.learnt: dict[str, dict[str, Any]] = {}
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[Connection]:
+        """The block's writes taken back alone if it raises (and what the batch learnt, which they may
+        have taught it)."""
+        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            self.learnt.clear()
+            raise
+        self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def step(self) -> Iterator[Connection]:
+        """One write of the batch: on PostgreSQL in a savepoint (a failed statement there fails the whole
+        transaction, and a write that loses a race must look again); SQLite takes a failed statement back
+        itself, and has one writer, so a write there has nobody to race."""
+        if self.conn.dialect.name == "postgresql":
+            with self.savepoint("step") as conn:
+                yield conn
+        else:
+            yield self.conn
 
 
 class _StoreInbox:
