@@ -90,6 +90,26 @@ class Sampler:
 UP_WAIT_S = 300.0  # at most, for the declared incidents to wait on their desks before the storms
 
 
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of each thread of this process, by its Python name (or the OS's)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    spent: dict[str, float] = collections.defaultdict(float)
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = names.get(int(task.name)) or (task / "comm").read_text().strip()
+            spent[name.split(" (")[0]] += (int(fields[11]) + int(fields[12])) / tick
+    return spent
+
+
+def thread_cpu(before: dict[str, float], per: int) -> str:
+    """The threads' CPU since ``before``, per accepted alert (ms), the busiest first."""
+    now = thread_cpu_s()
+    spent = sorted(((now[k] - before.get(k, 0.0), k) for k in now), reverse=True)
+    return ", ".join(f"{k} {1000 * v / per:.2f}" for v, k in spent if v >= 0.01)
+
+
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) of ``pid``'s live process tree, from /proc/<pid>/stat."""
     total = 0
@@ -216,10 +236,12 @@ def measure_here(args: argparse.Namespace, home: Path, ledger_url: str | None, p
                 spent.clear()
                 commits[0] = 0
                 cpu = time.process_time()
+                threads = thread_cpu_s()
                 results[name] = r = bench.storm(intake.url, prefix, fingerprints, labels)
                 per = max(1, r["accepted"])
                 cpu = time.process_time() - cpu
                 print(bench.storm_line(name, r) + f"  load {r['load']:.1f}")
+                print(f"    CPU per accepted alert by thread: {thread_cpu(threads, per)}")
                 print(f"    CPU of this process (intake, dispatcher, sandboxes) per accepted alert: "
                       f"{1000 * cpu / per:.2f} ms (at most {per / cpu if cpu else 0:.0f} alerts per CPU-second)")
                 print(f"    per accepted alert: {sum(statements.values()) / per:.2f} statements "

@@ -287,7 +287,7 @@ class Ledger:
             stored: dict[str, Recorded] = {}
             for start in range(0, len(keys), _KEYS_PER_QUERY):
                 chunk = keys[start:start + _KEYS_PER_QUERY]
-                found = conn.execute(select(events).where(events.c.idempotency_key.in_(chunk)))
+                found = conn.execute(_BY_KEYS, {"keys": chunk})
                 stored.update((r.event.idempotency_key, r) for r in (_recorded(row) for row in found))
             current = _last_seq(conn, incident_id)
             if current != expected_seq:
@@ -916,6 +916,7 @@ def _rebuild(event: Event) -> AnyEvent:
 # The append path's statements, built once: building them per call cost more than SQLite's commit.
 _LAST_SEQ = select(func.max(events.c.seq)).where(events.c.incident_id == bindparam("incident_id"))
 _BY_KEY = select(events).where(events.c.idempotency_key == bindparam("key"))
+_BY_KEYS = select(events).where(events.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _INCIDENT_BY_KEY = select(events.c.incident_id).where(events.c.idempotency_key == bindparam("key"))
 _STREAM = (select(events).where(events.c.incident_id == bindparam("incident_id"), events.c.seq > bindparam("after_seq"))
            .order_by(events.c.seq))

@@ -279,7 +279,9 @@ def test_random_valid_streams_fold_and_keep_the_invariants(data: st.DataObject) 
         except IllegalTransitionError:
             assert state == before  # a refused event changes nothing
             continue
-        state = apply(state, s.record(event))
+        applied = apply(state, s.record(event))
+        assert state == before  # applying makes a new state: the one it started from is left as it was
+        state = applied
         assert state.phase is Phase.PENDING or state.commander is not None  # one IC from declaration on
         assert state.commander is None or isinstance(state.commander, str)
         if state.phase is Phase.CLOSED:
