@@ -110,16 +110,19 @@ def thread_cpu(before: dict[str, float], per: int) -> str:
     return ", ".join(f"{k} {1000 * v / per:.2f}" for v, k in spent if v >= 0.01)
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid``'s live process tree, from /proc/<pid>/stat."""
-    total = 0
+def tree_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of ``pid``'s live process tree, from /proc/<pid>/stat, by process
+    (its pid and the start of its command line)."""
+    spent: dict[str, float] = {}
     for each in tree(pid):
         try:
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{each}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, IndexError):
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
+        name = " ".join(Path(word).name if word.startswith("/") else word for word in command.split()[:4])
+        spent[f"{each} {name[:60]}"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
 
 
 def measure_up(alerts: int) -> None:
@@ -140,12 +143,15 @@ def measure_up(alerts: int) -> None:
         for name, prefix, fingerprints, labels in (
                 ("joins", "join-up", bench.STORM_FINGERPRINTS, bench.CRITICAL),
                 ("watched", "watch-up", alerts, bench.WATCHED)):
-            cpu = tree_cpu_s(up.process.pid)
+            before = tree_cpu_s(up.process.pid)
             r = bench.storm(up.url, prefix, fingerprints, labels)
-            cpu = tree_cpu_s(up.process.pid) - cpu
+            after = tree_cpu_s(up.process.pid)
+            spent = sorted(((v - before.get(k, 0.0), k) for k, v in after.items()), reverse=True)
             per = max(1, r["accepted"])
             print(bench.storm_line(name, r) + f"  load {r['load']:.1f}")
-            print(f"    CPU of warroom up's process tree per accepted alert: {1000 * cpu / per:.2f} ms", flush=True)
+            print(f"    CPU of warroom up's process tree per accepted alert: "
+                  f"{1000 * sum(v for v, _ in spent) / per:.2f}"
+                  f" ms: {', '.join(f'{k} {1000 * v / per:.2f}' for v, k in spent if v >= 0.01)}", flush=True)
     finally:
         print(f"  stop: {up.stop()}")
 
