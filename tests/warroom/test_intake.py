@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -256,3 +257,58 @@ def test_a_storm_of_2000_alerts_makes_20_incidents_and_loses_nothing(intake: Int
                  in fingerprints}
     assert len(incidents) == 20
     assert all(intake.pd_incidents(i) == 1 for i in incidents)
+
+
+def refuse(intake: Intake, trigger: str) -> None:
+    """A fault in the ledger's own database (as a full disk or a broken page would give): a trigger."""
+    with sqlite3.connect(intake.runtime.ledger.url.removeprefix("sqlite:///")) as db:
+        db.execute(trigger)
+
+
+def post_together(intake: Intake, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    barrier = threading.Barrier(len(bodies))
+
+    def send(body: dict[str, Any]) -> httpx.Response:
+        with httpx.Client() as client:
+            barrier.wait()
+            return intake.post("alertmanager", body, client=client)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(send, bodies))
+
+
+def test_bodies_that_come_together_each_get_their_own_answer_and_one_that_fails_is_kept_to_retry(
+        intake: Intake) -> None:
+    """The intake stores and processes the bodies that come at once in one ledger transaction: a body
+    whose processing fails there is taken back alone, and kept (received, with the reason) for the
+    dispatcher to try again; the others are stored and answered as if alone."""
+    # refused at its last write (the watch's timer), after its facts were written in the same transaction
+    refuse(intake, "CREATE TRIGGER refuse_poison BEFORE INSERT ON work WHEN NEW.params LIKE '%PoisonAlert%' "
+                   "BEGIN SELECT json('disk I/O error'); END")  # an error, not a constraint (not a lost race)
+    names = [f"Together{i}" for i in range(5)] + ["PoisonAlert"]
+    answers = post_together(intake, [am_group(am_alert(n, service="search", severity="warning")) for n in names])
+    assert [a.status_code for a in answers] == [202] * 5 + [503]
+    assert all(a.json()["alerts"][0]["action"] == "watching" for a in answers[:5])
+    poisoned = answers[5].json()
+    assert "stored, but could not be processed yet" in poisoned["error"] and "malformed JSON" in poisoned["error"]
+    row = intake.runtime.ledger.inbox_row(poisoned["inbox"])
+    assert row.status == "received" and "processing failed" in (row.reason or "")
+    retry = intake.runtime.ledger.work_by_key(f"inbox:{row.id}")
+    assert retry is not None and retry.status == "pending"
+    assert not [i for i in intake.runtime.ledger.list_incidents() if "PoisonAlert" in (i.title or "")]  # taken back
+    for answer in answers[:5]:
+        incident_id = answer.json()["alerts"][0]["incident"]
+        assert [r.event.kind for r in intake.runtime.ledger.stream(incident_id)] == [
+            "alert_attached", "declaration_decided"]
+        assert intake.runtime.ledger.inbox_row(answer.json()["inbox"]).status == "accepted"
+
+
+def test_a_body_the_inbox_refuses_gets_503_and_the_others_that_came_with_it_are_stored(intake: Intake) -> None:
+    refuse(intake, "CREATE TRIGGER refuse_body BEFORE INSERT ON inbox WHEN NEW.body LIKE '%RefusedBody%' "
+                   "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    names = [f"Beside{i}" for i in range(4)] + ["RefusedBody"]
+    answers = post_together(intake, [am_group(am_alert(n, service="search", severity="warning")) for n in names])
+    assert [a.status_code for a in answers] == [202] * 4 + [503]
+    assert "could not store the body, nothing was done: send it again" in answers[4].json()["error"]
+    stored = {r.fingerprint for r in intake.runtime.ledger.inbox_rows()}
+    assert stored >= set(names[:4]) and "RefusedBody" not in stored

@@ -163,3 +163,51 @@ def test_a_mark_not_waited_for_is_read_back_at_once_and_a_failed_one_is_logged(
     ledger.mark_inbox(kept + 1000, "accepted", wait=False)  # no caller waits to hear it: the log does
     assert ledger.count_inbox("accepted") == 1
     assert f"inbox row {kept + 1000} does not exist: it stays received" in caplog.text
+
+
+def test_a_batch_commits_what_its_thread_wrote_at_once_and_reads_its_own_writes(ledger: Ledger) -> None:
+    with ThreadPoolExecutor(1) as other, ledger.batch():
+        kept = ledger.store_inbox("generic", {}, b"{}", T0)
+        ledger.append(declared("INC-1"), 0)
+        ledger.mark_inbox(kept, "accepted", reason="declared INC-1", wait=False)
+        ledger.add_work([work.watch("INC-1", "fp", T0)])
+        with ledger.reading() as reader:  # the batch reads what it wrote
+            assert reader.incident_of("INC-1:declare") == "INC-1"
+        assert ledger.inbox_row(kept).status == "accepted"
+        assert other.submit(ledger.last_seq, "INC-1").result() == 0  # nobody else sees it before the commit
+        ledger.memory("states")["INC-1"] = "learnt in the batch"
+        assert "INC-1" not in other.submit(ledger.memory, "states").result()  # nor what it learnt
+    assert ledger.last_seq("INC-1") == 1
+    assert (ledger.inbox_row(kept).status, ledger.inbox_row(kept).reason) == ("accepted", "declared INC-1")
+    assert [w.kind for w in ledger.work_rows("INC-1")] == ["watch"]
+    assert ledger.memory("states")["INC-1"] == "learnt in the batch"  # committed: true for everyone now
+
+
+def test_a_part_of_a_batch_that_fails_is_taken_back_alone_with_what_it_taught(ledger: Ledger) -> None:
+    with ledger.batch():
+        kept = ledger.store_inbox("generic", {}, b"{}", T0)
+        ledger.memory("states")["before"] = 1
+        with pytest.raises(RuntimeError, match="failed half way"), ledger.part():
+            ledger.append(declared("INC-2"), 0)
+            ledger.memory("states")["INC-2"] = 2
+            raise RuntimeError("failed half way")
+        with pytest.raises(LedgerConflictError):  # a conflict changes nothing, and the batch goes on
+            ledger.append(update("INC-3", "INC-3:u1"), 4)
+        ledger.append(declared("INC-3"), 0)
+        ledger.mark_inbox(kept, "received", reason="processing failed: failed half way")
+    assert ledger.last_seq("INC-2") == 0 and ledger.last_seq("INC-3") == 1
+    assert ledger.inbox_row(kept).reason == "processing failed: failed half way"
+    assert "INC-2" not in ledger.memory("states")
+    assert "before" not in ledger.memory("states")  # forgotten too: it may have been learnt from the part
+
+
+def test_a_batch_that_raises_stores_nothing_and_remembers_nothing(ledger: Ledger) -> None:
+    with pytest.raises(RuntimeError, match="commit refused"), ledger.batch():
+        ledger.store_inbox("generic", {}, b"{}", T0)
+        ledger.append(declared("INC-4"), 0)
+        ledger.memory("episodes")["group"] = (1, "INC-4")
+        raise RuntimeError("commit refused")
+    assert ledger.inbox_rows() == [] and ledger.last_seq("INC-4") == 0
+    assert ledger.memory("episodes") == {}
+    with ledger.batch(), pytest.raises(LedgerError, match="do not nest"), ledger.batch():
+        pass
