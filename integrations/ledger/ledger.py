@@ -284,14 +284,16 @@ class Ledger:
         keys = list(dict.fromkeys(e.idempotency_key for e in rebuilt))
 
         def transaction(conn: Connection) -> list[tuple[Recorded, bool]]:
-            stored: dict[str, Recorded] = {}
-            for start in range(0, len(keys), _KEYS_PER_QUERY):
-                chunk = keys[start:start + _KEYS_PER_QUERY]
-                found = conn.execute(_BY_KEYS, {"keys": chunk})
-                stored.update((r.event.idempotency_key, r) for r in (_recorded(row) for row in found))
             current = _last_seq(conn, incident_id)
             if current != expected_seq:
                 raise LedgerConflictError(_conflict(incident_id, expected_seq, current))
+            stored: dict[str, Recorded] = {}
+            # an incident with no facts has none of these stored (a key stored for another incident is
+            # refused by its unique index when inserted, as a lost race)
+            for start in range(0, len(keys) if current else 0, _KEYS_PER_QUERY):
+                chunk = keys[start:start + _KEYS_PER_QUERY]
+                found = conn.execute(_BY_KEYS, {"keys": chunk})
+                stored.update((r.event.idempotency_key, r) for r in (_recorded(row) for row in found))
             now = _utc(self._clock(), "the clock's time")
             results: list[tuple[Recorded, bool]] = []
             added: list[Recorded] = []
@@ -358,6 +360,9 @@ class Ledger:
             with self._one_writer, self._engine.begin() as conn:
                 batch = self._batch.now = _Batch(conn)
                 yield
+                if batch.spoiled is not None:
+                    raise LedgerError(f"a part of the batch failed after it had written ({batch.spoiled}): "
+                                      "none of the batch is stored") from batch.spoiled
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe("committing a batch", exc)) from exc
         finally:
@@ -368,14 +373,17 @@ class Ledger:
 
     @contextmanager
     def part(self) -> Iterator[None]:
-        """In a :meth:`batch`: if the block raises, what it wrote is taken back (and the rest of the batch
-        kept), and the exception raised here. Outside a batch, nothing more than the block."""
+        """In a :meth:`batch`: if the block raises, what it wrote is taken back and the exception raised
+        here, the rest of the batch kept. On PostgreSQL the block is in a savepoint; SQLite goes without
+        one (it would cost more than most parts): a block that raises before it changed anything has
+        nothing to take back, and one that raises after a change fails the whole batch at its end.
+        Outside a batch, nothing more than the block."""
         batch = self._current()
         if batch is None:
             yield
             return
         try:
-            with batch.savepoint("part"):
+            with batch.savepoint("part") if batch.conn.dialect.name == "postgresql" else batch.unsaved():
                 yield
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe("writing part of a batch", exc)) from exc
@@ -773,6 +781,7 @@ class _Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.learnt: dict[str, dict[str, Any]] = {}
+        self.spoiled: BaseException | None = None  # a part failed half way, with no savepoint to go back to
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator[Connection]:
@@ -787,6 +796,19 @@ class _Batch:
             self.learnt.clear()
             raise
         self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def unsaved(self) -> Iterator[Connection]:
+        """SQLite, with no savepoint: if the block raises after it changed a row, the batch is spoiled."""
+        dbapi = self.conn.connection.dbapi_connection
+        changes = dbapi.total_changes  # type: ignore[union-attr]
+        try:
+            yield self.conn
+        except BaseException as exc:
+            if dbapi.total_changes != changes:  # type: ignore[union-attr]
+                self.spoiled = exc
+            self.learnt.clear()
+            raise
 
     @contextmanager
     def step(self) -> Iterator[Connection]:
