@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from fastapi import FastAPI, Request
@@ -188,15 +188,19 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
 
     dispatcher.handle("inbox", reprocess)
 
-    def handle(source: str, headers: dict[str, str], body: bytes,
-               drive: Drive = dispatcher.drive) -> tuple[int, dict[str, Any]]:
+    def refuse(source: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]] | None:
+        """401 for a request that fails authentication (counted and logged; its body is not stored)."""
         try:
             authenticate(source, headers, body)
         except AuthError as refused:
             counts[f"unauthorised:{source}"] += 1
             log.warning("refused a %s webhook: %s", source, refused)
             return 401, {"error": str(refused)}
-        inbox_id = runtime.ledger.store_inbox(source, redact_headers(headers), body, clock())
+        return None
+
+    def settle(inbox_id: int, source: str, headers: dict[str, str], body: bytes,
+               drive: Drive) -> tuple[int, dict[str, Any]]:
+        """Process a stored body; if that fails, it is kept with the reason and tried again."""
         try:
             with runtime.ledger.part():  # in a batch, a body that fails is taken back alone
                 return process(inbox_id, source, headers.get("content-type"), body, drive)
@@ -209,7 +213,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             log.error("could not process inbox row %s: %s", inbox_id, failed)
             return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
 
-    bodies = Bodies(runtime, handle, dispatcher.drive)
+    bodies = Bodies(runtime, refuse, settle, dispatcher.drive, clock)
     app.state.dispatcher = dispatcher
 
     async def receive(source: str, request: Request) -> JSONResponse:
@@ -257,7 +261,9 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
     return app
 
 
-Handle = Callable[[str, dict[str, str], bytes, Drive], tuple[int, dict[str, Any]]]
+Answer = tuple[int, dict[str, Any]]  # a status and its JSON body
+Refuse = Callable[[str, dict[str, str], bytes], Answer | None]
+Settle = Callable[[int, str, dict[str, str], bytes, Drive], Answer]
 
 
 @dataclass
@@ -278,8 +284,11 @@ class Bodies:
 
     MAX_BATCH = 64
 
-    def __init__(self, runtime: Runtime, handle: Handle, drive: Drive) -> None:
-        self._runtime, self._handle, self._drive = runtime, handle, drive
+    def __init__(self, runtime: Runtime, refuse: Refuse, settle: Settle, drive: Drive,
+                 clock: Callable[[], datetime]) -> None:
+        """``refuse``: the answer to a request that is not let in; ``settle``: processes a stored body."""
+        self._runtime, self._refuse, self._settle, self._drive = runtime, refuse, settle, drive
+        self._clock = clock
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -328,24 +337,32 @@ class Bodies:
                 request.loop.call_soon_threadsafe(_settle, request.answer, answer)
 
     def _together(self, batch: list[_Request]) -> list[tuple[int, dict[str, Any], list[str]]]:
+        answers: list[Answer | None] = [self._refuse(r.source, r.headers, r.body) for r in batch]
+        admitted = [(i, r) for i, (r, a) in enumerate(zip(batch, answers, strict=True)) if a is None]
         pages: list[list[str]] = [[] for _ in batch]
+        ledger = self._runtime.ledger
         try:
-            with self._runtime.ledger.batch():
-                answers = [self._handle(r.source, r.headers, r.body, p.append)
-                           for r, p in zip(batch, pages, strict=True)]
-            return [(*a, p) for a, p in zip(answers, pages, strict=True)]
+            with ledger.batch():  # the rows in one statement, then each body in a part of its own
+                ids = ledger.store_inbox_rows([(r.source, redact_headers(r.headers), r.body) for _, r in admitted],
+                                              self._clock())
+                for (i, r), inbox_id in zip(admitted, ids, strict=True):
+                    answers[i] = self._settle(inbox_id, r.source, r.headers, r.body, pages[i].append)
         except Exception as exc:  # none of it is stored: each again, alone
-            log.warning("%d bodies could not be committed together (%s): each is stored alone",
-                        len(batch), describe_failure(exc))
-        return [self._alone(r) for r in batch]
+            log.warning("%d bodies could not be committed together (%s): each is stored alone", len(admitted),
+                        describe_failure(exc))
+            pages = [[] for _ in batch]
+            for i, r in admitted:
+                answers[i] = self._alone(r)
+        return [(*a, p) for a, p in zip(cast(list[Answer], answers), pages, strict=True)]
 
-    def _alone(self, r: _Request) -> tuple[int, dict[str, Any], list[str]]:
+    def _alone(self, r: _Request) -> Answer:
         try:
-            return (*self._handle(r.source, r.headers, r.body, self._drive), [])
+            inbox_id = self._runtime.ledger.store_inbox(r.source, redact_headers(r.headers), r.body, self._clock())
         except Exception as exc:  # not stored: the sender sends it again
             failed = exc if isinstance(exc, WarroomError) else describe_failure(exc)
             log.error("could not store a %s webhook's body: %s", r.source, failed)
-            return 503, {"error": f"could not store the body, nothing was done: send it again ({failed})"}, []
+            return 503, {"error": f"could not store the body, nothing was done: send it again ({failed})"}
+        return self._settle(inbox_id, r.source, r.headers, r.body, self._drive)
 
 
 def _settle(future: asyncio.Future[Any], value: Any) -> None:

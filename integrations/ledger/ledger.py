@@ -558,18 +558,21 @@ class Ledger:
         The body is stored as UTF-8 text: invalid bytes (and NUL, which PostgreSQL refuses) become
         U+FFFD, so no alert is lost for its encoding.
         """
-        values = {
-            "received_at": _utc(received_at if received_at is not None else self._clock(), "received_at"),
-            "source": source,
-            "headers": dict(headers),
-            "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-            "status": "received",
-        }
-        sources = str(values["source"])
+        return self.store_inbox_rows([(source, headers, body)], received_at)[0]
+
+    def store_inbox_rows(self, bodies: Sequence[tuple[str, dict[str, str], bytes]],
+                         received_at: datetime | None = None) -> list[int]:
+        """:meth:`store_inbox` of several bodies (source, headers, body), in one statement in a
+        :meth:`batch`; their inbox ids, in order."""
+        at = _utc(received_at if received_at is not None else self._clock(), "received_at")
+        ops = [_StoreInbox({"received_at": at, "source": source, "headers": dict(headers),
+                            "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+                            "status": "received"}) for source, headers, body in bodies]
+        sources = ", ".join(sorted({source for source, _, _ in bodies}))
         try:
             if (batch := self._current()) is not None:
-                return _StoreInbox(values)(batch.conn)
-            return int(self._writer.submit(_StoreInbox(values)))
+                return [int(i) for i in _StoreInbox.together(batch.conn, ops)] if ops else []
+            return [int(self._writer.submit(op)) for op in ops]
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"storing alerts from {sources} in the inbox", exc)) from exc
 

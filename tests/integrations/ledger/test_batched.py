@@ -177,6 +177,8 @@ def test_a_batch_commits_what_its_thread_wrote_at_once_and_reads_its_own_writes(
         assert other.submit(ledger.last_seq, "INC-1").result() == 0  # nobody else sees it before the commit
         ledger.memory("states")["INC-1"] = "learnt in the batch"
         assert "INC-1" not in other.submit(ledger.memory, "states").result()  # nor what it learnt
+        several = ledger.store_inbox_rows([("generic", {}, b"a"), ("grafana", {}, b"b"), ("generic", {}, b"c")], T0)
+    assert [ledger.inbox_row(i).body for i in several] == ["a", "b", "c"]  # in one statement, each its own id
     assert ledger.last_seq("INC-1") == 1
     assert (ledger.inbox_row(kept).status, ledger.inbox_row(kept).reason) == ("accepted", "declared INC-1")
     assert [w.kind for w in ledger.work_rows("INC-1")] == ["watch"]
