@@ -212,7 +212,7 @@ def test_a_part_that_fails_after_writing_is_taken_back_alone_on_postgresql_and_w
             ledger.append(declared("INC-3"), 0)
 
     if ledger_url.startswith("sqlite"):
-        with pytest.raises(LedgerError, match="failed after it had written .*failed half way.*none of the batch"):
+        with pytest.raises(LedgerError, match=r"failed after it had written .*failed half way.*none of the batch"):
             batch_with_a_half_done_part()
         assert ledger.count_inbox() == 0 and ledger.last_seq("INC-3") == 0
     else:
