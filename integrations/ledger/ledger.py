@@ -284,12 +284,13 @@ class Ledger:
         keys = list(dict.fromkeys(e.idempotency_key for e in rebuilt))
 
         def transaction(conn: Connection) -> list[tuple[Recorded, bool]]:
-            current = _last_seq(conn, incident_id)
+            # A new incident's first facts need no reads: if it has facts already, its seq 1 is taken
+            # and the insert is refused by the unique (incident, seq) index, as a lost race; and none of
+            # these keys can be stored (one stored for another incident is refused by its unique index).
+            current = _last_seq(conn, incident_id) if expected_seq else 0
             if current != expected_seq:
                 raise LedgerConflictError(_conflict(incident_id, expected_seq, current))
             stored: dict[str, Recorded] = {}
-            # an incident with no facts has none of these stored (a key stored for another incident is
-            # refused by its unique index when inserted, as a lost race)
             for start in range(0, len(keys) if current else 0, _KEYS_PER_QUERY):
                 chunk = keys[start:start + _KEYS_PER_QUERY]
                 found = conn.execute(_BY_KEYS, {"keys": chunk})
