@@ -226,7 +226,7 @@ class Ledger:
         ``calls_for``: the work the fact calls for, stored in the same transaction (or not at all)."""
         if expected_seq < 0:
             raise LedgerError(f"expected_seq must be 0 (a new incident) or more, not {expected_seq}")
-        rebuilt = _rebuild(event)
+        rebuilt, payload = _rebuild(event)
 
         def transaction(conn: Connection) -> tuple[Recorded, bool]:
             stored = _find(conn, event.idempotency_key)
@@ -246,7 +246,7 @@ class Ledger:
                 recorded_at=_utc(self._clock(), "the clock's time"),
                 event=rebuilt,
             )
-            conn.execute(_INSERT_EVENT, _event_values(recorded))
+            conn.execute(_INSERT_EVENT, _event_values(recorded, payload))
             _project(conn, [recorded])
             if calls_for:
                 conn.execute(_INSERT_WORK, [_work_values(item, recorded.recorded_at) for item in calls_for])
@@ -280,8 +280,8 @@ class Ledger:
         incident_id = batch[0].incident_id
         if any(e.incident_id != incident_id for e in batch):
             raise LedgerError("write_many takes the events of one incident")
-        rebuilt = [_rebuild(e) for e in batch]
-        keys = list(dict.fromkeys(e.idempotency_key for e in rebuilt))
+        rebuilt = [_rebuild(e) for e in batch]  # each with its payload
+        keys = list(dict.fromkeys(e.idempotency_key for e, _ in rebuilt))
 
         def transaction(conn: Connection) -> list[tuple[Recorded, bool]]:
             # A new incident's first facts need no reads: if it has facts already, its seq 1 is taken
@@ -297,20 +297,20 @@ class Ledger:
                 stored.update((r.event.idempotency_key, r) for r in (_recorded(row) for row in found))
             now = _utc(self._clock(), "the clock's time")
             results: list[tuple[Recorded, bool]] = []
-            added: list[Recorded] = []
+            added: list[tuple[Recorded, dict[str, Any]]] = []
             seq = expected_seq
-            for each in rebuilt:
+            for each, payload in rebuilt:
                 if each.idempotency_key in stored:
                     results.append((_same_intent(stored[each.idempotency_key], each), False))
                     continue
                 seq += 1
                 recorded = Recorded(event_id=str(uuid.uuid4()), seq=seq, recorded_at=now, event=each)
                 stored[each.idempotency_key] = recorded
-                added.append(recorded)
+                added.append((recorded, payload))
                 results.append((recorded, True))
             if added:  # one statement for the rows, one for the incident's projection
-                conn.execute(_INSERT_EVENT, [_event_values(r) for r in added])
-                _project(conn, added)
+                conn.execute(_INSERT_EVENT, [_event_values(r, payload) for r, payload in added])
+                _project(conn, [r for r, _ in added])
             if calls_for and results[-1][1]:
                 conn.execute(_INSERT_WORK, [_work_values(item, now) for item in calls_for])
             return results
@@ -924,17 +924,19 @@ def _conflict(incident_id: str, expected_seq: int, current: int) -> str:
     )
 
 
-def _rebuild(event: Event) -> AnyEvent:
-    """The event as ``stream`` will read it back (times in UTC); refused if it would not read back."""
+def _rebuild(event: Event) -> tuple[AnyEvent, dict[str, Any]]:
+    """The event as ``stream`` will read it back (times in UTC), and its payload as stored; refused if
+    it would not read back."""
+    payload = event.payload()
     try:
         return event_from_parts(
             event.kind,
-            event.payload(),
+            payload,
             incident_id=event.incident_id,
             actor=event.actor,
             occurred_at=_utc(event.occurred_at, "occurred_at"),
             idempotency_key=event.idempotency_key,
-        )
+        ), payload
     except ValidationError as exc:
         raise LedgerError(f"cannot record a {event.kind!r} event: it does not read back: {exc}") from exc
 
@@ -1025,14 +1027,14 @@ def _recorded(row: Row[Any]) -> Recorded:
         ) from exc
 
 
-def _event_values(recorded: Recorded) -> dict[str, Any]:
+def _event_values(recorded: Recorded, payload: dict[str, Any]) -> dict[str, Any]:
     ev = recorded.event
     return {
         "event_id": recorded.event_id,
         "incident_id": ev.incident_id,
         "seq": recorded.seq,
         "kind": ev.kind,
-        "payload": ev.payload(),
+        "payload": payload,
         "actor": ev.actor,
         "occurred_at": ev.occurred_at,
         "recorded_at": recorded.recorded_at,
