@@ -48,6 +48,7 @@ from warroom.integrations.alerts.parse import (
     parse_pagerduty_event,
 )
 from warroom.integrations.ledger import Ledger, WorkRow
+from warroom.integrations.ledger.batch import take_queued
 from warroom.integrations.pagerduty.pager import PagerDutyPager
 from warroom.settings import Settings
 from warroom.tasks.document import write_document
@@ -325,16 +326,7 @@ class Bodies:
 
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    following = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if following is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(following)
+            batch = take_queued(self._queue, first, self.MAX_BATCH)
             answers = self._together(batch)
             for request, answer in zip(batch, answers, strict=True):
                 request.loop.call_soon_threadsafe(_resolve, request.answer, answer)

@@ -16,6 +16,7 @@ from warroom.incident.errors import LedgerError
 
 T = TypeVar("T")
 R = TypeVar("R")
+Q = TypeVar("Q")
 
 
 @dataclass
@@ -25,6 +26,22 @@ class _Pending(Generic[T, R]):
     result: R | None = None
     error: BaseException | None = None
     failed: Callable[[BaseException], None] | None = None  # not waited for: who hears if it fails
+
+
+def take_queued(waiting: queue.SimpleQueue[Q | None], first: Q, most: int) -> list[Q]:
+    """``first`` and whatever else is queued now, ``most`` in all at the most. A None met on the way (the
+    sign to stop) is put back, so the taker stops after this batch."""
+    batch = [first]
+    while len(batch) < most:
+        try:
+            following = waiting.get_nowait()
+        except queue.Empty:
+            break
+        if following is None:
+            waiting.put(None)
+            break
+        batch.append(following)
+    return batch
 
 
 class GroupCommit(Generic[T, R]):
@@ -71,16 +88,7 @@ class GroupCommit(Generic[T, R]):
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    following = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if following is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(following)
+            batch = take_queued(self._queue, first, self._max_batch)
             try:
                 outcomes = self._commit([p.item for p in batch])
             except BaseException as exc:  # the whole batch failed: every caller hears why
