@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
@@ -353,7 +354,7 @@ class Ledger:
     def batch(self) -> Iterator[None]:
         """Everything this thread does with the ledger in the block, in one write transaction, committed
         when the block ends (or none of it, if it raises): the intake's bodies that came together go in
-        one commit. Reads in the block see its writes; :meth:`part` takes back one part of it alone."""
+        one commit. Reads in the block see its writes; see :meth:`part` for a part of it that fails."""
         if self._current() is not None:
             raise LedgerError("a batch is open in this thread already: batches do not nest")
         batch: _Batch | None = None
@@ -374,20 +375,24 @@ class Ledger:
 
     @contextmanager
     def part(self) -> Iterator[None]:
-        """In a :meth:`batch`: if the block raises, what it wrote is taken back and the exception raised
-        here, the rest of the batch kept. On PostgreSQL the block is in a savepoint; SQLite goes without
-        one (it would cost more than most parts): a block that raises before it changed anything has
-        nothing to take back, and one that raises after a change fails the whole batch at its end.
-        Outside a batch, nothing more than the block."""
+        """In a :meth:`batch`: a block that raises after it wrote spoils the batch (none of it is stored,
+        and the batch raises at its end; the intake then does each body alone), and the exception is
+        raised here; one that raises before it changed anything leaves the batch as it was. There are no
+        savepoints to take a part back alone: each would cost more than most parts (a round trip each on
+        PostgreSQL), and a part fails seldom. On SQLite, "changed" is what SQLite counts; on PostgreSQL,
+        any write tried, or a statement that failed. Outside a batch, nothing more than the block."""
         batch = self._current()
         if batch is None:
             yield
             return
+        before = batch.changes()
         try:
-            with batch.savepoint("part") if batch.conn.dialect.name == "postgresql" else batch.unsaved():
-                yield
-        except SQLAlchemyError as exc:
-            raise LedgerError(self._describe("writing part of a batch", exc)) from exc
+            yield
+        except BaseException as exc:
+            if batch.changes() != before or batch.failed():
+                batch.spoiled = exc
+            batch.learnt.clear()  # what the block read may have been its own writes
+            raise
 
     def memory(self, name: str) -> MutableMapping[str, Any]:
         """A cache of what was read from this ledger (states at a seq, an alert group's latest
@@ -572,7 +577,8 @@ class Ledger:
         sources = ", ".join(sorted({source for source, _, _ in bodies}))
         try:
             if (batch := self._current()) is not None:
-                return [int(i) for i in _StoreInbox.together(batch.conn, ops)] if ops else []
+                with batch.write() as conn:
+                    return [int(i) for i in _StoreInbox.together(conn, ops)] if ops else []
             return [int(self._writer.submit(op)) for op in ops]
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(f"storing alerts from {sources} in the inbox", exc)) from exc
@@ -663,7 +669,7 @@ class Ledger:
         committed when this returns; what it raises is raised here, and nothing of it is stored. In a
         :meth:`batch`, a part of the batch's transaction."""
         if (batch := self._current()) is not None:
-            with batch.step() as conn:
+            with batch.write() as conn:
                 return transaction(conn)
         if self._group_facts:
             return cast(_T, self._writer.submit(transaction))
@@ -693,7 +699,7 @@ class Ledger:
     def _write(self, what: str) -> Iterator[Connection]:
         try:
             if (batch := self._current()) is not None:
-                with batch.step() as conn:
+                with batch.write() as conn:
                     yield conn
                 return
             with self._one_writer, self._engine.begin() as conn:
@@ -785,45 +791,23 @@ class _Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.learnt: dict[str, dict[str, Any]] = {}
-        self.spoiled: BaseException | None = None  # a part failed half way, with no savepoint to go back to
+        self.spoiled: BaseException | None = None  # a part failed after it wrote: none of the batch may commit
+        self._writes = 0
+        self._dbapi: Any = conn.connection.dbapi_connection
 
     @contextmanager
-    def savepoint(self, name: str) -> Iterator[Connection]:
-        """The block's writes taken back alone if it raises (and what the batch learnt, which they may
-        have taught it)."""
-        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
-            self.learnt.clear()
-            raise
-        self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+    def write(self) -> Iterator[Connection]:
+        self._writes += 1
+        yield self.conn
 
-    @contextmanager
-    def unsaved(self) -> Iterator[Connection]:
-        """SQLite, with no savepoint: if the block raises after it changed a row, the batch is spoiled."""
-        dbapi = self.conn.connection.dbapi_connection
-        changes = dbapi.total_changes  # type: ignore[union-attr]
-        try:
-            yield self.conn
-        except BaseException as exc:
-            if dbapi.total_changes != changes:  # type: ignore[union-attr]
-                self.spoiled = exc
-            self.learnt.clear()
-            raise
+    def changes(self) -> int:
+        """Rows changed so far (SQLite), or writes tried (PostgreSQL, which does not count them)."""
+        return int(self._dbapi.total_changes) if self.conn.dialect.name == "sqlite" else self._writes
 
-    @contextmanager
-    def step(self) -> Iterator[Connection]:
-        """One write of the batch: on PostgreSQL in a savepoint (a failed statement there fails the whole
-        transaction, and a write that loses a race must look again); SQLite takes a failed statement back
-        itself, and has one writer, so a write there has nobody to race."""
-        if self.conn.dialect.name == "postgresql":
-            with self.savepoint("step") as conn:
-                yield conn
-        else:
-            yield self.conn
+    def failed(self) -> bool:
+        """Whether a statement failed, which on PostgreSQL fails the whole transaction."""
+        return self.conn.dialect.name == "postgresql" and \
+            self._dbapi.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
 
 
 class _StoreInbox:
