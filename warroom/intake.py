@@ -282,8 +282,9 @@ class _Request:
 class Bodies:
     """The requests' bodies, stored and processed in one thread: the bodies that came while it was busy go
     in one ledger transaction (one commit for all their rows, facts, work and marks), and each request
-    is answered once that is committed. A body that fails is taken back alone (its row kept, with the
-    reason, for the dispatcher to try again); a batch that cannot commit is done again body by body.
+    is answered once that is committed. A batch that cannot commit (a body that failed after it wrote
+    spoils it: see :meth:`Ledger.part`) is done again body by body, each in transactions of its own; a
+    body that fails keeps its row, with the reason, for the dispatcher to try again.
     The pages a batch calls for are sent by each request after the commit, before its answer."""
 
     MAX_BATCH = 64
