@@ -397,7 +397,7 @@ class Ledger:
     def memory(self, name: str) -> MutableMapping[str, Any]:
         """A cache of what was read from this ledger (states at a seq, an alert group's latest
         episode: facts that stay true once stored). In a :meth:`batch`, what is learnt there is kept
-        apart until the batch commits, and forgotten if any of it is taken back."""
+        apart until the batch commits, and forgotten if a part of it fails."""
         shared = self._memory.setdefault(name, {})
         batch = self._current()
         return shared if batch is None else ChainMap(batch.learnt.setdefault(name, {}), shared)
