@@ -94,11 +94,10 @@ def fill(ledger: Ledger, per_transaction: int = 500, history: bool = False) -> i
     for first in range(0, INCIDENTS, per_transaction):
         with ledger._engine.begin() as conn:
             for n in range(first, min(first + per_transaction, INCIDENTS)):
-                batch = [module._rebuild(e) for e in incident_events(n, rng, history)]
-                added = [ev.Recorded(event_id=str(uuid.uuid4()), seq=i, recorded_at=now, event=e)
-                         for i, e in enumerate(batch, start=1)]
-                conn.execute(module._INSERT_EVENT, [module._event_values(r) for r in added])
-                module._project(conn, added)
+                added = [(ev.Recorded(event_id=str(uuid.uuid4()), seq=i, recorded_at=now, event=e), payload)
+                         for i, (e, payload) in enumerate(map(module._rebuild, incident_events(n, rng, history)), 1)]
+                module._INSERT_EVENT.run(conn, [module._event_values(r, payload) for r, payload in added])
+                module._project(conn, [r for r, _ in added])
                 written += len(added)
         print(f"  filled {first + per_transaction:,} incidents ({perf_counter() - started:.0f} s)", file=sys.stderr)
     return written

@@ -57,6 +57,7 @@ from warroom.incident.models import Phase
 from warroom.incident.report import RawEvent
 from warroom.incident.work import Work
 from warroom.integrations.ledger.batch import GroupCommit
+from warroom.integrations.ledger.hot import Hot
 from warroom.integrations.ledger.schema import INBOX_STATUSES, INCIDENT_STATUSES, events, inbox, incidents, work
 
 log = logging.getLogger("warroom.ledger")
@@ -247,10 +248,10 @@ class Ledger:
                 recorded_at=_utc(self._clock(), "the clock's time"),
                 event=rebuilt,
             )
-            conn.execute(_INSERT_EVENT, _event_values(recorded, payload))
+            _INSERT_EVENT.run(conn, _event_values(recorded, payload))
             _project(conn, [recorded])
             if calls_for:
-                conn.execute(_INSERT_WORK, [_work_values(item, recorded.recorded_at) for item in calls_for])
+                _INSERT_WORK.run(conn, [_work_values(item, recorded.recorded_at) for item in calls_for])
             return recorded, True
 
         try:
@@ -310,10 +311,10 @@ class Ledger:
                 added.append((recorded, payload))
                 results.append((recorded, True))
             if added:  # one statement for the rows, one for the incident's projection
-                conn.execute(_INSERT_EVENT, [_event_values(r, payload) for r, payload in added])
+                _INSERT_EVENT.run(conn, [_event_values(r, payload) for r, payload in added])
                 _project(conn, [r for r, _ in added])
             if calls_for and results[-1][1]:
-                conn.execute(_INSERT_WORK, [_work_values(item, now) for item in calls_for])
+                _INSERT_WORK.run(conn, [_work_values(item, now) for item in calls_for])
             return results
 
         try:
@@ -362,6 +363,8 @@ class Ledger:
             with self._one_writer, self._engine.begin() as conn:
                 batch = self._batch.now = _Batch(conn)
                 yield
+                if batch.spoiled is None:
+                    batch.write_marks()
                 if batch.spoiled is not None:
                     raise LedgerError(f"a part of the batch failed after it had written ({batch.spoiled}): "
                                       "none of the batch is stored") from batch.spoiled
@@ -385,13 +388,14 @@ class Ledger:
         if batch is None:
             yield
             return
-        before = batch.changes()
+        before, marks = batch.changes(), len(batch.marks)
         try:
             yield
         except BaseException as exc:
             if batch.changes() != before or batch.failed():
                 batch.spoiled = exc
             batch.learnt.clear()  # what the block read may have been its own writes
+            del batch.marks[marks:]
             raise
 
     def memory(self, name: str) -> MutableMapping[str, Any]:
@@ -411,8 +415,8 @@ class Ledger:
         with self._write("storing work") as conn:
             now = _utc(self._clock(), "the clock's time")
             for item in items:
-                if conn.execute(_WORK_BY_KEY, {"key": item.key}).one_or_none() is None:
-                    conn.execute(_INSERT_WORK, _work_values(item, now))
+                if _WORK_BY_KEY.scalar(conn, {"key": item.key}) is None:
+                    _INSERT_WORK.run(conn, _work_values(item, now))
                     added += 1
         return added
 
@@ -602,9 +606,8 @@ class Ledger:
             raise LedgerError(f"unknown inbox status {status!r}: use one of {', '.join(INBOX_STATUSES)}")
         mark = _MarkInbox({"b_id": inbox_id, "b_status": status, "b_reason": reason, "b_incident_id": incident_id,
                            "b_fingerprint": fingerprint})
-        if self._current() is not None:  # a batch's marks are committed with it, before its answers
-            with self._write(f"marking inbox row {inbox_id}") as conn:
-                mark(conn)
+        if (batch := self._current()) is not None:  # written in one statement at the batch's end
+            batch.marks.append(mark)
             return
 
         if not wait:
@@ -648,8 +651,11 @@ class Ledger:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _settle(self) -> None:
-        """Wait for the inbox marks queued without waiting, so this process reads what it wrote."""
-        if self._writer.unsettled and self._current() is None:
+        """Write the inbox marks queued (without waiting, or in this thread's batch), so this process
+        reads what it wrote."""
+        if (batch := self._current()) is not None:
+            batch.write_marks()
+        elif self._writer.unsettled:
             self._writer.submit(lambda _conn: None)
 
     def _upgrade(self) -> None:
@@ -792,6 +798,7 @@ class _Batch:
         self.conn = conn
         self.learnt: dict[str, dict[str, Any]] = {}
         self.spoiled: BaseException | None = None  # a part failed after it wrote: none of the batch may commit
+        self.marks: list[_MarkInbox] = []  # the inbox marks, written together at its end
         self._writes = 0
         self._dbapi: Any = conn.connection.dbapi_connection
 
@@ -799,6 +806,12 @@ class _Batch:
     def write(self) -> Iterator[Connection]:
         self._writes += 1
         yield self.conn
+
+    def write_marks(self) -> None:
+        if self.marks:
+            with self.write() as conn:
+                _MarkInbox.together(conn, self.marks)
+            self.marks.clear()
 
     def changes(self) -> int:
         """Rows changed so far (SQLite), or writes tried (PostgreSQL, which does not count them)."""
@@ -831,12 +844,12 @@ class _MarkInbox:
         self.params = params
 
     def __call__(self, conn: Connection) -> None:
-        if not conn.execute(_MARK_INBOX, self.params).rowcount:
+        if not _MARK_INBOX.run(conn, self.params):
             raise LedgerError(f"inbox row {self.params['b_id']} does not exist")
 
     @staticmethod
     def together(conn: Connection, ops: Sequence[_MarkInbox]) -> list[Any]:
-        if conn.execute(_MARK_INBOX, [op.params for op in ops]).rowcount != len(ops):
+        if _MARK_INBOX.run(conn, [op.params for op in ops]) != len(ops):
             raise LedgerError("an inbox row to mark does not exist")  # each alone says which
         return [None] * len(ops)
 
@@ -926,32 +939,32 @@ def _rebuild(event: Event) -> tuple[AnyEvent, dict[str, Any]]:
 
 
 # The append path's statements, built once: building them per call cost more than SQLite's commit.
-_LAST_SEQ = select(func.max(events.c.seq)).where(events.c.incident_id == bindparam("incident_id"))
+_LAST_SEQ = Hot(select(func.max(events.c.seq)).where(events.c.incident_id == bindparam("incident_id")))
 _BY_KEY = select(events).where(events.c.idempotency_key == bindparam("key"))
 _BY_KEYS = select(events).where(events.c.idempotency_key.in_(bindparam("keys", expanding=True)))
-_INCIDENT_BY_KEY = select(events.c.incident_id).where(events.c.idempotency_key == bindparam("key"))
+_INCIDENT_BY_KEY = Hot(select(events.c.incident_id).where(events.c.idempotency_key == bindparam("key")))
 _STREAM = (select(events).where(events.c.incident_id == bindparam("incident_id"), events.c.seq > bindparam("after_seq"))
            .order_by(events.c.seq))
 _KEYS_PER_QUERY = 500  # idempotency keys looked up per IN (...): well under every backend's bound-parameter limit
-_INSERT_EVENT = events.insert()
-_INSERT_WORK = work.insert()
-_WORK_BY_KEY = select(work.c.id).where(work.c.key == bindparam("key"))
-_INSERT_INCIDENT = incidents.insert()
+_INSERT_EVENT = Hot(events.insert())
+_INSERT_WORK = Hot(work.insert())
+_WORK_BY_KEY = Hot(select(work.c.id).where(work.c.key == bindparam("key")))
+_INSERT_INCIDENT = Hot(incidents.insert())
 _INSERT_INBOX = inbox.insert().returning(inbox.c.id)
 _INSERT_INBOX_ROWS = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)  # ids in the rows' order
 # the status always; the other fields only when given (None keeps what is stored)
-_MARK_INBOX = inbox.update().where(inbox.c.id == bindparam("b_id")).values(
+_MARK_INBOX = Hot(inbox.update().where(inbox.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"),
     reason=func.coalesce(bindparam("b_reason", type_=inbox.c.reason.type), inbox.c.reason),
     incident_id=func.coalesce(bindparam("b_incident_id", type_=inbox.c.incident_id.type), inbox.c.incident_id),
     fingerprint=func.coalesce(bindparam("b_fingerprint", type_=inbox.c.fingerprint.type), inbox.c.fingerprint),
-)
-_UPDATE_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id"))
+))
+_UPDATE_INCIDENT = Hot(incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id")))
 # a pending incident's service and title come from its alerts until a declaration names them: only fill gaps
-_FILL_INCIDENT = incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id")).values(
+_FILL_INCIDENT = Hot(incidents.update().where(incidents.c.incident_id == bindparam("b_incident_id")).values(
     service=func.coalesce(incidents.c.service, bindparam("b_service")),
     title=func.coalesce(incidents.c.title, bindparam("b_title")),
-)
+))
 
 
 def _work_rows(conn: Connection, incident_id: str | None, status: str | None, limit: int = 1000) -> list[WorkRow]:
@@ -964,7 +977,7 @@ def _work_rows(conn: Connection, incident_id: str | None, status: str | None, li
 
 
 def _last_seq(conn: Connection, incident_id: str) -> int:
-    return int(conn.execute(_LAST_SEQ, {"incident_id": incident_id}).scalar_one() or 0)
+    return int(_LAST_SEQ.scalar(conn, {"incident_id": incident_id}) or 0)
 
 
 def _find(conn: Connection, idempotency_key: str) -> Recorded | None:
@@ -973,7 +986,7 @@ def _find(conn: Connection, idempotency_key: str) -> Recorded | None:
 
 
 def _incident_of(conn: Connection, idempotency_key: str) -> str | None:
-    found = conn.execute(_INCIDENT_BY_KEY, {"key": idempotency_key}).scalar_one_or_none()
+    found = _INCIDENT_BY_KEY.scalar(conn, {"key": idempotency_key})
     return None if found is None else str(found)
 
 
@@ -1072,9 +1085,9 @@ def _project(conn: Connection, added: Sequence[Recorded]) -> None:
     if not added:
         return
     if first is not None:
-        conn.execute(_INSERT_INCIDENT, {**first, **{k: v for k, v in fill.items() if v}, **changes})
+        _INSERT_INCIDENT.run(conn, {**first, **{k: v for k, v in fill.items() if v}, **changes})
     else:
         if fill and "declared_at" not in changes:
-            conn.execute(_FILL_INCIDENT, {"b_incident_id": added[0].event.incident_id,
+            _FILL_INCIDENT.run(conn, {"b_incident_id": added[0].event.incident_id,
                                           "b_service": fill.get("service"), "b_title": fill.get("title")})
-        conn.execute(_UPDATE_INCIDENT, {"b_incident_id": added[0].event.incident_id, **changes})
+        _UPDATE_INCIDENT.run(conn, {"b_incident_id": added[0].event.incident_id, **changes})
