@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Select,
     Text,
     bindparam,
     create_engine,
@@ -968,12 +969,22 @@ _FILL_INCIDENT = Hot(incidents.update().where(incidents.c.incident_id == bindpar
 
 
 def _work_rows(conn: Connection, incident_id: str | None, status: str | None, limit: int = 1000) -> list[WorkRow]:
-    query = select(work).order_by(work.c.id).limit(limit)
-    if incident_id is not None:
-        query = query.where(work.c.incident_id == incident_id)
-    if status is not None:
-        query = query.where(work.c.status == status)
-    return [WorkRow(**row._asdict()) for row in conn.execute(query)]
+    query = _WORK_ROWS[incident_id is not None, status is not None]
+    found = conn.execute(query, {"incident_id": incident_id, "status": status, "limit": limit})
+    return [WorkRow(**row._asdict()) for row in found]
+
+
+def _work_rows_query(of_incident: bool, with_status: bool) -> Select[Any]:
+    query = select(work).order_by(work.c.id).limit(bindparam("limit"))
+    if of_incident:
+        query = query.where(work.c.incident_id == bindparam("incident_id"))
+    if with_status:
+        query = query.where(work.c.status == bindparam("status"))
+    return query
+
+
+# the work rows of an incident, of a status, or both (a join reads its incident's pending work), built once
+_WORK_ROWS = {(i, s): _work_rows_query(i, s) for i in (False, True) for s in (False, True)}
 
 
 def _last_seq(conn: Connection, incident_id: str) -> int:
