@@ -394,7 +394,8 @@ def main() -> None:
         print(f"{name:20} {r['p50_ms']:8.0f} {r['p95_ms']:8.0f} {r['p99_ms']:8.0f} "
               f"{r['p95_ms'] / base['p95_ms']:9.0f}x   p95 within {FLOOR_MULTIPLE}x the floor")
     print(f"\njoins storm, in-process intake (no runner): {STORM_ALERTS} alerts across {STORM_FINGERPRINTS} "
-          f"declared incidents from {STORM_CLIENTS} clients; target at least {STORM_TARGET} accepted alerts/s")
+          f"declared incidents from {STORM_CLIENTS} clients (the storms' target, {STORM_TARGET} accepted "
+          "alerts/s, is for the full stack's, below)")
     print(storm_line("ceiling (no-op)", top))
     for name, r in results.items():
         print(storm_line(name, r["joins"]) + f"  (after {r['joins']['waited_s']:.0f} s for the dispatcher's "
@@ -446,8 +447,8 @@ def main() -> None:
         rows.append((f"alert-to-page p95, {name}", f"{r['p95_ms']:.0f} ms = {r['p95_ms'] / base['p95_ms']:.0f}x floor",
                      f"within {FLOOR_MULTIPLE}x floor ({FLOOR_MULTIPLE * base['p95_ms']:.0f} ms)", r["load"]))
     for name, r in results.items():
-        rows.append((f"joins storm, in-process {name}", f"{r['joins']['per_s']:.0f} alerts/s", f">= {STORM_TARGET}/s",
-                     r["joins"]["load"]))
+        rows.append((f"joins storm, in-process {name}", f"{r['joins']['per_s']:.0f} alerts/s",
+                     "- (the targets are up's)", r["joins"]["load"]))
     for name in ("joins", "watched"):
         if name in up:
             rows.append((f"{name} storm, warroom up", f"{up[name]['per_s']:.0f} alerts/s", f">= {STORM_TARGET}/s",
