@@ -31,13 +31,12 @@ class Hot:
 
     def run(self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int:
         """Execute with one set of parameters, or many alike (one ``executemany``); the rows it changed."""
-        many = not isinstance(params, Mapping)
         rows: list[Mapping[str, Any]] = [params] if isinstance(params, Mapping) else list(params)
         if not rows:
             return 0
         sql, binds, positional = self._compile(conn.dialect, rows[0])
         values = [_values(row, binds, positional) for row in rows]
-        cursor = self._execute(conn, sql, values, many)
+        cursor = self._execute(conn, sql, values, len(rows) > 1)  # psycopg pipelines executemany: dearer for one
         try:
             return int(cursor.rowcount)
         finally:
