@@ -119,8 +119,10 @@ class Dispatcher:
         Rows another dispatcher holds are left to it."""
         rows = self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH, incident_id=incident_id,
                                               kinds=kinds, even_if_not_due=True)
-        self._wake.set()
-        return self._run(rows, self._at_once)
+        try:
+            return self._run(rows, self._at_once)
+        finally:  # after the page: the loop's round would take the interpreter from it while it is sent
+            self._wake.set()
 
     # -- the loop -------------------------------------------------------------------------------
 
