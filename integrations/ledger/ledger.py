@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import ChainMap
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
@@ -39,7 +40,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from warroom.incident.errors import LedgerConflictError, LedgerError
@@ -69,6 +70,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _Op = Callable[[Connection], Any]
 _T = TypeVar("_T")  # a write transaction's work, given its connection
 _PG_CONNECT_TIMEOUT_S = 10
+_PING_IDLE_S = 10.0  # a pooled PostgreSQL connection idle this long is pinged before use
 _PG_MIGRATION_LOCK = 0x7761_7272_6F6F_6D  # pg_advisory_xact_lock key: "warroom"
 _READ_ONLY = "warroom_ledger_read_only"
 
@@ -184,6 +186,11 @@ class Ledger:
         self._url = engine.url.render_as_string(hide_password=True)
         self._password = engine.url.password
         self._batch = threading.local()  # .now: the batch (:meth:`batch`) this thread is in, if any
+        # Reads: on SQLite a read transaction (one consistent view); on PostgreSQL each read sees the latest
+        # commits anyway (READ COMMITTED), so no transaction is opened for them: two round trips fewer each
+        self._read_transactions = engine.execution_options(**{_READ_ONLY: True})
+        self._readers = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == \
+            "postgresql" else self._read_transactions
         self._memory: dict[str, dict[str, Any]] = {}
 
     @classmethod
@@ -347,8 +354,9 @@ class Ledger:
 
     @contextmanager
     def reading(self) -> Iterator[Reader]:
-        """Several reads in one read transaction: one round trip to the database's connection pool, and
-        one consistent view (what a writer commits meanwhile is seen by none of them, or by all)."""
+        """Several reads on one connection: one trip to the connection pool; on SQLite in one read
+        transaction, one consistent view (what a writer commits meanwhile is seen by none of them, or by
+        all); on PostgreSQL each sees the latest commits, as each statement of a transaction would there."""
         with self._read("reading the ledger") as conn:
             yield Reader(conn)
 
@@ -364,11 +372,10 @@ class Ledger:
             with self._one_writer, self._engine.begin() as conn:
                 batch = self._batch.now = _Batch(conn)
                 yield
-                if batch.spoiled is None:
-                    batch.write_marks()
                 if batch.spoiled is not None:
                     raise LedgerError(f"a part of the batch failed after it had written ({batch.spoiled}): "
                                       "none of the batch is stored") from batch.spoiled
+                batch.write_marks()
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe("committing a batch", exc)) from exc
         finally:
@@ -446,12 +453,9 @@ class Ledger:
         with self._write("claiming work") as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            ids = [int(i) for i in conn.execute(query).scalars()]
-            if not ids:
-                return []
-            conn.execute(work.update().where(work.c.id.in_(ids)).values(lease_until=now + lease))
-            rows = conn.execute(select(work).where(work.c.id.in_(ids)).order_by(work.c.due_at, work.c.id)).all()
-        return [WorkRow(**row._asdict()) for row in rows]
+            claim = work.update().where(work.c.id.in_(query.scalar_subquery())).values(lease_until=now + lease)
+            rows = conn.execute(claim.returning(*work.c)).all()  # chosen, leased and read in one statement
+        return sorted((WorkRow(**row._asdict()) for row in rows), key=lambda w: (w.due_at, w.id))
 
     def finish_work(self, work_id: int, outcome: str, now: datetime) -> None:
         """Mark claimed work done, with what came of it."""
@@ -545,7 +549,7 @@ class Ledger:
         )
         if kinds is not None:
             query = query.where(events.c.kind.in_(kinds))
-        with self._read(doing) as conn:
+        with self._read(doing, transaction=True) as conn:
             opened_at = {row.incident_id: row.opened_at for row in conn.execute(opened)}
             current: str | None = None
             rows: list[RawEvent] = []
@@ -715,7 +719,9 @@ class Ledger:
             raise LedgerError(self._describe(what, exc)) from exc
 
     @contextmanager
-    def _read(self, what: str) -> Iterator[Connection]:
+    def _read(self, what: str, transaction: bool = False) -> Iterator[Connection]:
+        """A connection to read with (this thread's batch's, if it is in one); ``transaction``: in a read
+        transaction on every backend (a server-side cursor needs one on PostgreSQL)."""
         if (batch := self._current()) is not None:  # a batch reads what it has written
             try:
                 yield batch.conn
@@ -723,10 +729,8 @@ class Ledger:
                 raise LedgerError(self._describe(what, exc)) from exc
             return
         try:
-            with self._engine.connect() as conn:
-                conn.execution_options(**{_READ_ONLY: True})
-                with conn.begin():
-                    yield conn
+            with (self._read_transactions if transaction else self._readers).connect() as conn, conn.begin():
+                yield conn
         except SQLAlchemyError as exc:
             raise LedgerError(self._describe(what, exc)) from exc
 
@@ -753,13 +757,33 @@ def _create_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(
-            parsed, pool_pre_ping=True, connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S}
-        )
+        return _ping_when_idle(create_engine(parsed, connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S}))
     raise LedgerError(
         f"the ledger runs on sqlite or postgresql, not {backend!r} "
         f"({parsed.render_as_string(hide_password=True)})"
     )
+
+
+def _ping_when_idle(engine: Engine) -> Engine:
+    """A connection that sat in the pool for ``_PING_IDLE_S`` is pinged when taken out, and replaced if
+    the server is gone (a restart, an idle timeout). One in steady use is not: a ping is a round trip per
+    transaction (SQLAlchemy's ``pool_pre_ping``); one lost meanwhile fails its statement, which invalidates
+    the pool's connections, and the caller tries again (the intake body by body, the dispatcher later)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) < _PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"the connection was lost while idle: {exc}") from exc
+
+    return engine
 
 
 def _sqlite_engine(url: URL) -> Engine:
