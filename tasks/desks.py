@@ -9,21 +9,17 @@ shows the desk again (:func:`show`) with the next form. Nothing runs while a per
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-import certifi
-from prefect import Flow, get_client
+from prefect import Flow
 from prefect._internal.pydantic.v2_schema import create_v2_schema
-from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import LogCreate
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -38,9 +34,10 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key, keyset_from_paused_state
-from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
 from prefect.states import Completed, Paused
 from prefect.types._datetime import now
+
+from warroom.tasks.prefect_client import prefect_client
 
 TAG = "warroom-desk"
 REFUSED = "Not recorded"  # the state name of a desk shown again after a refused answer
@@ -75,23 +72,6 @@ class Answer:
         return f"{self.desk.incident_id}:answer:{self.desk.pause_key}"
 
 
-
-@functools.cache
-def _tls_context(cert_file: str, insecure: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=cert_file)
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def prefect_client() -> SyncPrefectClient:
-    """A synchronous Prefect client whose TLS context is made once per process, as Prefect would make it
-    (its CA file, or none verified when told so). Prefect's own ``get_client`` loads the CA file each
-    time (tens of ms of CPU), and the dispatcher asks for the desks' answers every round."""
-    context = _tls_context(str(PREFECT_API_SSL_CERT_FILE.value() or certifi.where()),
-                           bool(PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value()))
-    return get_client(sync_client=True, httpx_settings={"verify": context})
 
 def _desk(run: FlowRun) -> Desk:
     state = run.state
