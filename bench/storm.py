@@ -22,12 +22,14 @@ import argparse
 import collections
 import contextlib
 import cProfile
+import gc
 import os
 import pstats
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from _stack import WarroomUp, tree
 from warroom.bootstrap import utc_now
 from warroom.config import load_config
 from warroom.intake import create_intake_app
+from warroom.integrations.ledger.hot import Hot
 from warroom.integrations.ledger.testing import temporary_postgres_database
 from warroom.runner import Background, deployments
 from warroom.settings import Settings
@@ -125,6 +128,35 @@ def tree_cpu_s(pid: int) -> dict[str, float]:
         name = " ".join(Path(word).name if word.startswith("/") else word for word in command.split()[:4])
         spent[f"{each} {name[:60]}"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return spent
+
+
+def count_hot(before: Callable[..., None], after: Callable[..., None]) -> None:
+    """The ledger's hot statements (run on the driver's cursor, which fires no SQLAlchemy events) counted
+    and timed as the others are."""
+    execute = Hot._execute
+
+    def counted(conn: Any, sql: str, values: list[Any], many: bool) -> Any:
+        before(conn, None, sql)
+        try:
+            return execute(conn, sql, values, many)
+        finally:
+            after(conn, None, sql)
+
+    Hot._execute = staticmethod(counted)  # type: ignore[method-assign]
+
+
+def gc_timer(collected: dict[str, float]) -> Callable[[str, dict[str, int]], None]:
+    """A ``gc.callbacks`` entry adding up the collections' time into ``collected`` (s, runs, oldest)."""
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        collected["s"] += time.perf_counter() - started[0]
+        collected["runs"] += 1
+        collected["oldest"] += info["generation"] == 2
+    return timer
 
 
 def measure_up(alerts: int) -> None:
@@ -228,6 +260,9 @@ def measure_here(args: argparse.Namespace, home: Path, ledger_url: str | None, p
             event.listen(engine, "before_cursor_execute", _count)
             event.listen(engine, "after_cursor_execute", _timed)
             event.listen(engine, "commit", _commit)
+            count_hot(_count, _timed)
+        collected: dict[str, float] = collections.defaultdict(float)
+        gc.callbacks.append(gc_timer(collected))
 
         app = create_intake_app(stack.runtime, settings, utc_now)
         intake = Background(app)
@@ -245,6 +280,7 @@ def measure_here(args: argparse.Namespace, home: Path, ledger_url: str | None, p
                     ("watched", "watch-storm", args.alerts, bench.WATCHED)):
                 statements.clear()
                 spent.clear()
+                collected.clear()
                 commits[0] = 0
                 cpu = time.process_time()
                 threads = thread_cpu_s()
@@ -255,6 +291,8 @@ def measure_here(args: argparse.Namespace, home: Path, ledger_url: str | None, p
                 print(f"    CPU per accepted alert by thread: {thread_cpu(threads, per)}")
                 print(f"    CPU of this process (intake, dispatcher, sandboxes) per accepted alert: "
                       f"{1000 * cpu / per:.2f} ms (at most {per / cpu if cpu else 0:.0f} alerts per CPU-second)")
+                print(f"    of which the garbage collector: {1000 * collected['s'] / per:.3f} ms "
+                      f"({collected['runs']:.0f} collections, {collected['oldest']:.0f} of the oldest generation)")
                 if not args.statements:
                     continue
                 print(f"    per accepted alert: {sum(statements.values()) / per:.2f} statements "
