@@ -115,7 +115,7 @@ class Dispatcher:
 
     def drive(self, incident_id: str, kinds: tuple[str, ...] = ("page",)) -> int:
         """Carry out an incident's pending work of ``kinds`` now, due or not (a fresh decision's page,
-        a redelivery re-driving what is unfinished); the rest is left to the loop, woken at once.
+        a redelivery re-driving what is unfinished); the rest is left to the loop, woken once this is done.
         Rows another dispatcher holds are left to it."""
         rows = self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH, incident_id=incident_id,
                                               kinds=kinds, even_if_not_due=True)

@@ -185,7 +185,7 @@ def test_a_batch_commits_what_its_thread_wrote_at_once_and_reads_its_own_writes(
     assert ledger.memory("states")["INC-1"] == "learnt in the batch"  # committed: true for everyone now
 
 
-def test_a_part_that_fails_before_it_changed_anything_leaves_the_batch_on_sqlite(
+def test_a_part_that_fails_before_it_changed_anything_leaves_the_batch_on_sqlite_and_fails_it_on_postgresql(
         ledger: Ledger, ledger_url: str) -> None:
     """On PostgreSQL, which counts no changes, a part that tried a write and failed fails its batch."""
     def batch_with_a_refused_part() -> None:
@@ -206,6 +206,15 @@ def test_a_part_that_fails_before_it_changed_anything_leaves_the_batch_on_sqlite
             batch_with_a_refused_part()
         assert ledger.last_seq("INC-3") == 0 and ledger.count_inbox() == 0
     assert "before" not in ledger.memory("states")  # forgotten: it may have been learnt from the part
+
+
+def test_the_inbox_marks_of_a_part_that_fails_are_not_written(ledger: Ledger) -> None:
+    with ledger.batch():
+        kept = ledger.store_inbox("generic", {}, b"{}", T0)
+        with pytest.raises(RuntimeError, match="after the mark"), ledger.part():
+            ledger.mark_inbox(kept, "accepted", reason="declared INC-4")  # queued for the batch's end
+            raise RuntimeError("after the mark")
+    assert (ledger.inbox_row(kept).status, ledger.inbox_row(kept).reason) == ("received", None)
 
 
 def test_a_part_that_fails_after_writing_fails_its_whole_batch(ledger: Ledger) -> None:
