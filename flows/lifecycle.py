@@ -13,9 +13,7 @@ from warroom.flows.declare import declare
 from warroom.flows.desks import advance
 
 
-# A run that fails (Prefect's API answering 503 under load, say) is run again from the top, which does
-# nothing twice: else its incident would wait on no desk until the next `warroom up`
-@flow(name="incident-lifecycle", retries=5, retry_delay_seconds=5)
+@flow(name="incident-lifecycle")
 def incident_lifecycle(
     incident_id: str,
     title: str,
