@@ -50,6 +50,7 @@ from warroom.integrations.alerts.parse import (
 from warroom.integrations.ledger import Ledger, WorkRow
 from warroom.integrations.ledger.batch import take_queued
 from warroom.integrations.pagerduty.pager import PagerDutyPager
+from warroom.recovery import FailedLifecycles
 from warroom.settings import Settings
 from warroom.tasks.document import write_document
 from warroom.tasks.runs import start_run
@@ -93,14 +94,15 @@ def answer_work(row: WorkRow) -> str:
 def make_dispatcher(runtime: Runtime) -> Dispatcher:
     """The dispatcher of this process: run starts go to Prefect; watch timers, form timeouts, the
     cadence and the desks' answers are carried out here (and, once an intake app is built on it,
-    stored bodies to process again)."""
+    stored bodies to process again); a lifecycle run that failed is started afresh."""
     handlers = {"start_run": start_deployment_run, "watch": watch_timer, "form_timeout": form_timer,
                 "advance": cadence_timer, "answer": answer_work, "document": document_work}
     # while a sender waits, the page is tried once: a failing PagerDuty does not hold the answer back
     at_once = replace(runtime, pager=runtime.pager.trying_once(), drill_pager=runtime.drill_pager.trying_once()
                       if isinstance(runtime.drill_pager, PagerDutyPager) else runtime.drill_pager
                       ) if isinstance(runtime.pager, PagerDutyPager) else None
-    return Dispatcher(runtime, handlers, at_once, poll=take_answers)
+    failed = FailedLifecycles()
+    return Dispatcher(runtime, handlers, at_once, poll=lambda: take_answers() + failed.look())
 
 
 def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], datetime],

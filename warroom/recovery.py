@@ -6,23 +6,46 @@ started by the dispatcher: it reruns from the top, does nothing twice (the ledge
 again. The desks themselves are left as they are: they never held a process, and one answered while
 ``up`` was stopped is handled as soon as the dispatcher runs. A desk's timeout is due work in the
 ledger, so one that passed while ``up`` was stopped escalates at once.
+
+While ``up`` (or ``warroom intake``) runs, a lifecycle run can also end Failed or Crashed on its own:
+Prefect's API answering 503 under a storm's load, a run's process killed. Its incident would then wait on
+no desk; so the dispatcher looks for such runs (:class:`FailedLifecycles`) and stores a fresh lifecycle
+run for each one's incident, as work, once per failed run, after a bounded backoff.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import datetime, timedelta
+from uuid import UUID
+
 from prefect import get_client
 from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowFilter,
+    FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterEndTime,
+    FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Crashed
 
 from warroom.incident import work
+from warroom.incident.models import Phase
 from warroom.incident.state import fold
 from warroom.tasks.desks import TAG
-from warroom.tasks.runtime import Runtime
+from warroom.tasks.ledger import load_state
+from warroom.tasks.prefect_client import prefect_client
+from warroom.tasks.runs import LIFECYCLE
+from warroom.tasks.runtime import Runtime, current_runtime
+
+log = logging.getLogger("warroom.recovery")
 
 LEFT_BEHIND = [StateType.RUNNING, StateType.PAUSED, StateType.PENDING, StateType.CANCELLING]
 
@@ -52,3 +75,71 @@ def carry_on(runtime: Runtime) -> tuple[int, int]:
                                           parameters, now))
     runtime.ledger.add_work(items)
     return len(stale), len(items)
+
+
+ENDED_BADLY = [StateType.FAILED, StateType.CRASHED]  # not Cancelled: someone meant it
+LOOK_EVERY_S = 5.0
+LOOKBACK = timedelta(days=1)  # a process starting looks this far back
+OVERLAP = timedelta(seconds=60)  # a run the server records as ended a little before the last one seen
+PAGE = 200
+
+
+class FailedLifecycles:
+    """Finds the lifecycle runs that ended Failed or Crashed and stores, for each whose incident is not
+    closed, a fresh lifecycle run (work keyed by the failed run: once per failure), due after the
+    dispatcher's backoff for that incident's reruns so far. A run is left alone when a later lifecycle
+    run was stored for its incident (``carry_on``'s, or a rerun already) or when the ledger does not know
+    its incident (another warroom's, on one Prefect). Looks at most every ``every_s`` seconds; each look
+    asks Prefect only for runs that ended since the last (less an overlap), not seen yet."""
+
+    def __init__(self, every_s: float = LOOK_EVERY_S) -> None:
+        self._every_s = every_s
+        self._next = float("-inf")
+        self._after: datetime | None = None
+        self._seen: dict[UUID, datetime] = {}  # run id: its end time, for runs ended after ``_after``
+
+    def look(self) -> int:
+        """How many fresh lifecycle runs it stored."""
+        if time.monotonic() < self._next:
+            return 0
+        self._next = time.monotonic() + self._every_s
+        runtime = current_runtime()
+        self._after = self._after or runtime.clock() - LOOKBACK
+        flow, deployment = LIFECYCLE.split("/")
+        with prefect_client() as client:
+            runs = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow])),
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(not_any_=list(self._seen)) if self._seen else None,
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ENDED_BADLY)),
+                    end_time=FlowRunFilterEndTime(after_=self._after)),
+                sort=FlowRunSort.END_TIME_DESC, limit=PAGE)
+        stored = 0
+        for run in runs:
+            stored += runtime.ledger.add_work(_rerun(run, runtime))
+            self._seen[run.id] = run.end_time or self._after
+        if len(runs) < PAGE and self._seen:  # every run that ended after ``_after`` is seen: look on from the last
+            self._after = max(self._after, max(self._seen.values()) - OVERLAP)
+            self._seen = {run_id: ended for run_id, ended in self._seen.items() if ended >= self._after}
+        return stored
+
+
+def _rerun(run: FlowRun, runtime: Runtime) -> list[work.Work]:
+    incident_id = str(run.parameters.get("incident_id", ""))
+    if not incident_id:
+        return []
+    state = load_state(incident_id)
+    if state.version == 0 or state.phase is Phase.CLOSED:
+        return []
+    starts = [row for row in runtime.ledger.work_rows(incident_id, kind="start_run")
+              if row.params.get("deployment") == LIFECYCLE]
+    if starts and starts[-1].params.get("run_key") != run.idempotency_key:
+        return []  # a later lifecycle run carries the incident on
+    reruns = sum(":lifecycle:rerun:" in row.key for row in starts)
+    delay = work.retry_delay(reruns + 1)
+    why = (run.state.message or "").strip().splitlines()[0][:300] if run.state and run.state.message else ""
+    log.warning("lifecycle run %s of %s ended %s (%s): a fresh run carries it on in %.0f s", run.name, incident_id,
+                run.state_name, why or "no reason given", delay.total_seconds())
+    return [work.start_lifecycle(incident_id, f"{incident_id}:lifecycle:rerun:{run.id}", dict(run.parameters),
+                                 runtime.clock() + delay)]

@@ -477,11 +477,11 @@ class Ledger:
             row = conn.execute(select(work).where(work.c.key == bounded_key(key))).one_or_none()
         return None if row is None else WorkRow(**row._asdict())
 
-    def work_rows(self, incident_id: str | None = None, status: str | None = None,
+    def work_rows(self, incident_id: str | None = None, status: str | None = None, kind: str | None = None,
                   limit: int = 1000) -> list[WorkRow]:
-        """Work in the order it was stored, optionally of one incident or with one status."""
+        """Work in the order it was stored, optionally of one incident, with one status, of one kind."""
         with self._read("reading the work") as conn:
-            return _work_rows(conn, incident_id, status, limit)
+            return _work_rows(conn, incident_id, status, limit, kind)
 
     def list_incidents(
         self,
@@ -992,23 +992,28 @@ _FILL_INCIDENT = Hot(incidents.update().where(incidents.c.incident_id == bindpar
 ))
 
 
-def _work_rows(conn: Connection, incident_id: str | None, status: str | None, limit: int = 1000) -> list[WorkRow]:
-    query = _WORK_ROWS[incident_id is not None, status is not None]
-    found = conn.execute(query, {"incident_id": incident_id, "status": status, "limit": limit})
+def _work_rows(conn: Connection, incident_id: str | None, status: str | None, limit: int = 1000,
+               kind: str | None = None) -> list[WorkRow]:
+    query = _WORK_ROWS[incident_id is not None, status is not None, kind is not None]
+    found = conn.execute(query, {"incident_id": incident_id, "status": status, "kind": kind, "limit": limit})
     return [WorkRow(**row._asdict()) for row in found]
 
 
-def _work_rows_query(of_incident: bool, with_status: bool) -> Select[Any]:
+def _work_rows_query(of_incident: bool, with_status: bool, of_kind: bool) -> Select[Any]:
     query = select(work).order_by(work.c.id).limit(bindparam("limit"))
     if of_incident:
         query = query.where(work.c.incident_id == bindparam("incident_id"))
     if with_status:
         query = query.where(work.c.status == bindparam("status"))
+    if of_kind:
+        query = query.where(work.c.kind == bindparam("kind"))
     return query
 
 
-# the work rows of an incident, of a status, or both (a join reads its incident's pending work), built once
-_WORK_ROWS = {(i, s): _work_rows_query(i, s) for i in (False, True) for s in (False, True)}
+# the work rows of an incident, of a status, of a kind, or any of these together (a join reads its incident's
+# pending work), built once
+_WORK_ROWS = {(i, s, k): _work_rows_query(i, s, k) for i in (False, True) for s in (False, True)
+              for k in (False, True)}
 
 
 def _last_seq(conn: Connection, incident_id: str) -> int:

@@ -17,14 +17,16 @@ import httpx
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterIdempotencyKey
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+from prefect.states import Cancelled, Crashed, Failed
 
 from tests.helpers import Clock
 from tests.warroom.test_intake import TOKEN, am_alert, am_group, settings
 from warroom.flows.desks import arm, offers
 from warroom.flows.intake import receive_alert
 from warroom.incident import work
-from warroom.incident.events import AlertAttached, Declared, Escalated, PhaseChanged
+from warroom.incident.events import AlertAttached, Closed, Declared, Escalated, EvidenceWaived, PhaseChanged
 from warroom.incident.models import Phase
 from warroom.intake import create_intake_app, make_dispatcher
 from warroom.integrations.alerts.parse import parse
@@ -35,6 +37,7 @@ from warroom.integrations.pagerduty.pager import PagerDutyPager
 from warroom.integrations.retry import RetryPolicy
 from warroom.integrations.sandbox.recorder import Fault
 from warroom.integrations.sandbox.server import Sandboxes
+from warroom.recovery import FailedLifecycles
 from warroom.runner import Background
 from warroom.tasks.ledger import envelope, load_state, record
 from warroom.tasks.runtime import Runtime, use_runtime
@@ -351,3 +354,68 @@ def test_a_body_left_unprocessed_by_a_stopped_intake_is_processed_after_a_restar
     assert stack.pages(row.incident_id) == 1
     assert ledger.inbox_row(done).reason == "processed by another intake meanwhile"
     assert ledger.work_by_key(f"inbox:{done}").outcome == "processed meanwhile: rejected"  # type: ignore[union-attr]
+
+
+def the_lifecycle_run(key: str) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            idempotency_key=FlowRunFilterIdempotencyKey(any_=[key])))
+    return run
+
+
+def ends(run: FlowRun, state: State[Any]) -> None:
+    """What the runner records of a lifecycle run that failed (Prefect's API answering 503 while it ran)."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, state, force=True)
+
+
+def test_a_lifecycle_run_that_failed_is_started_afresh_once_per_failure_with_backoff(stack: Stack) -> None:
+    """The lifecycle run that ends Failed (or Crashed) would leave its incident on no desk: a fresh run is
+    stored as work, once per failed run whichever dispatchers look, after the dispatcher's backoff."""
+    incident_id = declared(stack, "LifecycleFailed")
+    stack.run_until_idle()  # the lifecycle run is started (a runner would run it)
+    first = the_lifecycle_run(f"{incident_id}:lifecycle")
+    ends(first, Failed(message="Server error '503 Service Unavailable' for url '.../task_runs/'"))
+    failed = FailedLifecycles(every_s=0)
+    assert failed.look() == 1
+    rerun = stack.runtime.ledger.work_by_key(f"{incident_id}:lifecycle:rerun:{first.id}")
+    assert rerun is not None and rerun.kind == "start_run" and rerun.status == "pending"
+    assert rerun.params["parameters"] == first.parameters
+    assert rerun.due_at == stack.clock.now + timedelta(seconds=1)
+    assert failed.look() == 0 and FailedLifecycles(every_s=0).look() == 0  # once, whoever looks
+    assert stack.run_until_idle() == 0  # not due yet
+    stack.clock.now += timedelta(seconds=1)
+    assert stack.run_until_idle() == 1
+    second = the_lifecycle_run(f"{incident_id}:lifecycle:rerun:{first.id}")
+    assert second.parameters == first.parameters
+
+    ends(second, Crashed(message="the run's process exited with code -9"))
+    assert failed.look() == 1
+    again = stack.runtime.ledger.work_by_key(f"{incident_id}:lifecycle:rerun:{second.id}")
+    assert again is not None and again.due_at == stack.clock.now + timedelta(seconds=2)  # the backoff grows
+    ends(second, Cancelled(message="cancelled by alice"))
+    assert failed.look() == 0  # someone meant it
+
+
+def test_a_failed_lifecycle_run_is_left_alone_when_another_carries_its_incident_on_or_it_is_closed(
+    stack: Stack,
+) -> None:
+    carried_on, closed = declared(stack, "CarriedOn"), declared(stack, "ClosedSince")
+    stack.run_until_idle()
+    # carry_on at `warroom up`'s start: the old run crashed, and a fresh one stored after it
+    old = the_lifecycle_run(f"{carried_on}:lifecycle")
+    parameters = dict(old.parameters)
+    stack.runtime.ledger.add_work([work.start_lifecycle(carried_on, f"{carried_on}:lifecycle:resume:1", parameters,
+                                                        stack.clock())])
+    ends(old, Crashed(message="warroom up stopped while this run was in progress"))
+    with use_runtime(stack.runtime):
+        record(Declared(**envelope(closed, f"{closed}:declared"), title="ClosedSince", service="checkout",
+                        severity="SEV2", commander="alice", reasons=("test",)))
+        for phase in (Phase.STABILISING, Phase.RESTORING, Phase.PRESERVING_EVIDENCE, Phase.REVERTING):
+            record(PhaseChanged(**envelope(closed, f"{closed}:{phase}"), to=phase))
+            if phase is Phase.PRESERVING_EVIDENCE:
+                record(EvidenceWaived(**envelope(closed, f"{closed}:waived", actor="alice"), reason="a test"))
+        record(Closed(**envelope(closed, f"{closed}:closed", actor="alice"), summary="fixed"))
+    ends(the_lifecycle_run(f"{closed}:lifecycle"), Failed(message="503"))
+    assert FailedLifecycles(every_s=0).look() == 0
+    assert [w.key for w in stack.runtime.ledger.work_rows(kind="start_run") if ":rerun:" in w.key] == []
