@@ -12,12 +12,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterIdempotencyKey,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Completed, Failed
 
 from tests.helpers import CONFIGS
 from tests.warroom.test_intake import TOKEN, am_alert, am_group
@@ -27,9 +34,10 @@ from warroom.integrations.ledger import Ledger, WorkRow
 from warroom.runner import descendants, flow_run_processes
 
 STOP_WITHIN_S = 10
+T = TypeVar("T")
 
 
-def until(what: str, check: Callable[[], object], within_s: float = 90) -> object:
+def until(what: str, check: Callable[[], T], within_s: float = 90) -> T:
     tick = threading.Event()
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
@@ -69,7 +77,7 @@ class Up:
         except httpx.TransportError:
             return False
 
-    def waiting_runs(self, incident_id: str) -> list[object]:
+    def waiting_runs(self, incident_id: str) -> list[FlowRun]:
         with temporary_settings({PREFECT_API_URL: self.api_url}), get_client(sync_client=True) as client:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
@@ -107,7 +115,7 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
     try:
         incident_id = first.declared("UpRestart")
         before = until("the roles desk waits", lambda: first.waiting_runs(incident_id))
-        assert [r.name for r in before] == [f"{incident_id} · incident commander · alice"]  # type: ignore[attr-defined]
+        assert [r.name for r in before] == [f"{incident_id} · incident commander · alice"]
         # waiting holds no process: the runner's lifecycle run has ended; only the Prefect server is below up
         until("the lifecycle run ends", lambda: flow_run_processes(first.process.pid) == [])
     finally:
@@ -121,8 +129,8 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
             w.status == "done" and ":lifecycle:resume:" in w.key for w in second.work_rows(incident_id)))
         waiting = second.waiting_runs(incident_id)
         # the very desk that waited before: it held nothing, and shows the same form (no second desk)
-        assert [(r.id, r.state.state_details.pause_key) for r in waiting] == [  # type: ignore[attr-defined]
-            (r.id, r.state.state_details.pause_key) for r in before]  # type: ignore[attr-defined]
+        assert [(r.id, r.state and r.state.state_details.pause_key) for r in waiting] == [
+            (r.id, r.state and r.state.state_details.pause_key) for r in before]
     finally:
         took = second.stop(signal.SIGINT)
     assert took < STOP_WITHIN_S, f"warroom up took {took:.1f} s to stop on Ctrl-C"
@@ -134,3 +142,26 @@ def test_up_stopped_with_an_incident_waiting_carries_it_on_when_started_again(tm
     assert [f.kind for f in facts].count("declared") == 1
     assert [f.kind for f in facts].count("ticket_opened") == 1
     assert [w.kind for w in work if w.status == "done"].count("page") == 1
+
+
+def test_a_lifecycle_run_that_failed_under_up_is_run_afresh_and_its_desk_waits_again(tmp_path: Path) -> None:
+    """What a lifecycle run that met Prefect's 503 before it showed the desks leaves: the run Failed, no
+    desk. `up`'s dispatcher starts a fresh run, once, and the incident commander's desk waits again."""
+    up = Up(tmp_path)
+    try:
+        incident_id = up.declared("LifecycleFailed")
+        [desk] = until("the roles desk waits", lambda: up.waiting_runs(incident_id))
+        until("the lifecycle run ends", lambda: flow_run_processes(up.process.pid) == [])
+        with temporary_settings({PREFECT_API_URL: up.api_url}), get_client(sync_client=True) as client:
+            [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"{incident_id}:lifecycle"])))
+            client.set_flow_run_state(desk.id, Completed(message="as if never shown"), force=True)
+            client.set_flow_run_state(run.id, Failed(message="Server error '503 Service Unavailable'"), force=True)
+        assert up.waiting_runs(incident_id) == []
+        [again] = until("a fresh lifecycle run shows the desk again",
+                        lambda: up.waiting_runs(incident_id))
+        assert again.name == f"{incident_id} · incident commander · alice" and again.id != desk.id
+        reruns = [(w.key, w.status) for w in up.work_rows(incident_id) if ":lifecycle:rerun:" in w.key]
+        assert reruns == [(f"{incident_id}:lifecycle:rerun:{run.id}", "done")]
+    finally:
+        up.stop(signal.SIGTERM)
