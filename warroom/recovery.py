@@ -138,7 +138,7 @@ def _rerun(run: FlowRun, runtime: Runtime) -> list[work.Work]:
         return []  # a later lifecycle run carries the incident on
     reruns = sum(":lifecycle:rerun:" in row.key for row in starts)
     delay = work.retry_delay(reruns + 1)
-    why = (run.state.message or "").strip().splitlines()[0][:300] if run.state and run.state.message else ""
+    why = next(iter((run.state.message or "").strip().splitlines()), "")[:300] if run.state else ""
     log.warning("lifecycle run %s of %s ended %s (%s): a fresh run carries it on in %.0f s", run.name, incident_id,
                 run.state_name, why or "no reason given", delay.total_seconds())
     return [work.start_lifecycle(incident_id, f"{incident_id}:lifecycle:rerun:{run.id}", dict(run.parameters),
