@@ -15,7 +15,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
 from warroom.incident.errors import WarroomError
@@ -117,8 +117,18 @@ class Dispatcher:
         """Carry out an incident's pending work of ``kinds`` now, due or not (a fresh decision's page,
         a redelivery re-driving what is unfinished); the rest is left to the loop, woken once this is done.
         Rows another dispatcher holds are left to it."""
-        rows = self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH, incident_id=incident_id,
-                                              kinds=kinds, even_if_not_due=True)
+        return self.carry(self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH,
+                                                         incident_id=incident_id, kinds=kinds, even_if_not_due=True))
+
+    def claim_pages(self, incident_ids: Sequence[str]) -> list[WorkRow]:
+        """Claim the incidents' pending pages, due or not, for :meth:`carry`. The intake claims them in the
+        ledger batch that decided them: committed with the decision, no transaction of their own before the
+        page goes out."""
+        return self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH * len(incident_ids),
+                                              incident_ids=incident_ids, kinds=("page",), even_if_not_due=True)
+
+    def carry(self, rows: list[WorkRow]) -> int:
+        """Carry out claimed rows now, while a sender waits; the loop is woken once this is done."""
         try:
             return self._run(rows, self._at_once)
         finally:  # after the page: the loop's round would take the interpreter from it while it is sent

@@ -217,7 +217,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
             log.error("could not process inbox row %s: %s", inbox_id, failed)
             return 503, {"error": f"stored, but could not be processed yet: {failed}", "inbox": inbox_id}
 
-    bodies = Bodies(runtime, refuse, settle, dispatcher.drive, clock)
+    bodies = Bodies(runtime, refuse, settle, dispatcher, clock)
     app.state.dispatcher = dispatcher
 
     async def receive(source: str, request: Request) -> JSONResponse:
@@ -267,7 +267,7 @@ def create_intake_app(runtime: Runtime, settings: Settings, clock: Callable[[], 
 
 
 Answer = tuple[int, dict[str, Any]]  # a status and its JSON body
-Reply = tuple[int, dict[str, Any], list[str]]  # an answer, and the incidents whose page goes out before it
+Reply = tuple[int, dict[str, Any], list[WorkRow]]  # an answer, and the pages (claimed) that go out before it
 Refuse = Callable[[str, dict[str, str], bytes], Answer | None]
 Settle = Callable[[int, str, dict[str, str], bytes, Drive], Answer]
 
@@ -287,14 +287,16 @@ class Bodies:
     is answered once that is committed. A batch that cannot commit (a body that failed after it wrote
     spoils it: see :meth:`Ledger.part`) is done again body by body, each in transactions of its own; a
     body that fails keeps its row, with the reason, for the dispatcher to try again.
-    The pages a batch calls for are sent by each request after the commit, before its answer."""
+    The pages a batch calls for are claimed in its transaction and sent by each request after the commit,
+    before its answer."""
 
     MAX_BATCH = 64
 
-    def __init__(self, runtime: Runtime, refuse: Refuse, settle: Settle, drive: Drive,
+    def __init__(self, runtime: Runtime, refuse: Refuse, settle: Settle, dispatcher: Dispatcher,
                  clock: Callable[[], datetime]) -> None:
         """``refuse``: the answer to a request that is not let in; ``settle``: processes a stored body."""
-        self._runtime, self._refuse, self._settle, self._drive = runtime, refuse, settle, drive
+        self._runtime, self._refuse, self._settle = runtime, refuse, settle
+        self._dispatcher, self._drive = dispatcher, dispatcher.drive
         self._clock = clock
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -311,13 +313,12 @@ class Bodies:
         self._queue.put(request)
         return await request.answer
 
-    def page(self, incidents: list[str]) -> None:
-        for incident_id in dict.fromkeys(incidents):
-            try:
-                self._drive(incident_id)
-            except Exception as exc:  # stored as pending work: the dispatcher's loop carries it out
-                log.error("could not page for %s at once (the dispatcher tries again): %s", incident_id,
-                          describe_failure(exc))
+    def page(self, rows: list[WorkRow]) -> None:
+        try:
+            self._dispatcher.carry(rows)
+        except Exception as exc:  # leased work in the ledger: the dispatcher's loop carries it out
+            log.error("could not page for %s at once (the dispatcher tries again): %s",
+                      ", ".join(dict.fromkeys(r.incident_id for r in rows)), describe_failure(exc))
 
     def close(self) -> None:
         """Stop once the bodies queued are answered."""
@@ -337,7 +338,8 @@ class Bodies:
     def _together(self, batch: list[_Request]) -> list[Reply]:
         answers: list[Answer | None] = [self._refuse(r.source, r.headers, r.body) for r in batch]
         admitted = [(i, r) for i, (r, a) in enumerate(zip(batch, answers, strict=True)) if a is None]
-        pages: list[list[str]] = [[] for _ in batch]
+        pages: list[list[str]] = [[] for _ in batch]  # the incidents whose page each body calls for
+        claimed: list[WorkRow] = []
         ledger = self._runtime.ledger
         try:
             with ledger.batch():  # the rows in one statement, then each body in a part of its own
@@ -345,14 +347,21 @@ class Bodies:
                                               self._clock())
                 for (i, r), inbox_id in zip(admitted, ids, strict=True):
                     answers[i] = self._settle(inbox_id, r.source, r.headers, r.body, pages[i].append)
+                if wanted := list(dict.fromkeys(incident for p in pages for incident in p)):
+                    claimed = self._dispatcher.claim_pages(wanted)
         except Exception as exc:  # none of it is stored: each again, alone
             log.warning("%d bodies could not be committed together (%s): none of them was kept (an inbox row "
                         "named above is not there); each is stored and processed again alone", len(admitted),
                         describe_failure(exc))
-            pages = [[] for _ in batch]
+            pages, claimed = [[] for _ in batch], []
             for i, r in admitted:
                 answers[i] = self._alone(r)
-        return [(*a, p) for a, p in zip(cast(list[Answer], answers), pages, strict=True)]
+        by_incident: dict[str, list[WorkRow]] = {}
+        for row in claimed:
+            by_incident.setdefault(row.incident_id, []).append(row)
+        # each claimed page goes out once: with the first body that called for it
+        rows = [[row for incident in dict.fromkeys(p) for row in by_incident.pop(incident, [])] for p in pages]
+        return [(*a, r) for a, r in zip(cast(list[Answer], answers), rows, strict=True)]
 
     def _alone(self, r: _Request) -> Answer:
         try:

@@ -242,3 +242,22 @@ def test_a_batch_that_raises_stores_nothing_and_remembers_nothing(ledger: Ledger
     assert ledger.memory("episodes") == {}
     with ledger.batch(), pytest.raises(LedgerError, match="do not nest"), ledger.batch():
         pass
+
+
+def test_a_batch_claims_the_pages_it_decided_with_its_own_commit(ledger: Ledger) -> None:
+    """The intake claims the pages a batch decided in that batch: they are leased once it commits (no
+    other dispatcher takes them), and none of it is, if the batch fails."""
+    pages = [work.page(f"INC-{n}", f"INC-{n}:paged", "down", "SEV1", "checkout", T0) for n in (1, 2, 3)]
+    with ledger.batch():
+        ledger.add_work(pages)
+        claimed = ledger.claim_work(T0, timedelta(seconds=15), limit=20, incident_ids=["INC-1", "INC-2"],
+                                    kinds=["page"], even_if_not_due=True)
+    assert sorted(r.incident_id for r in claimed) == ["INC-1", "INC-2"]
+    assert all(r.lease_until == T0 + timedelta(seconds=15) for r in claimed)
+    assert [r.incident_id for r in ledger.claim_work(T0, timedelta(seconds=15), limit=20)] == ["INC-3"]
+
+    with pytest.raises(RuntimeError), ledger.batch():
+        ledger.add_work([work.page("INC-4", "INC-4:paged", "down", "SEV1", "checkout", T0)])
+        ledger.claim_work(T0, timedelta(seconds=15), limit=20, incident_ids=["INC-4"], even_if_not_due=True)
+        raise RuntimeError("the batch fails after its claim")
+    assert ledger.work_rows("INC-4") == []
