@@ -117,15 +117,14 @@ class Dispatcher:
         """Carry out an incident's pending work of ``kinds`` now, due or not (a fresh decision's page,
         a redelivery re-driving what is unfinished); the rest is left to the loop, woken once this is done.
         Rows another dispatcher holds are left to it."""
-        return self.carry(self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH,
-                                                         incident_id=incident_id, kinds=kinds, even_if_not_due=True))
+        return self.carry(self.claim_now([incident_id], kinds))
 
-    def claim_pages(self, incident_ids: Sequence[str]) -> list[WorkRow]:
-        """Claim the incidents' pending pages, due or not, for :meth:`carry`. The intake claims them in the
-        ledger batch that decided them: committed with the decision, no transaction of their own before the
-        page goes out."""
+    def claim_now(self, incident_ids: Sequence[str], kinds: tuple[str, ...] = ("page",)) -> list[WorkRow]:
+        """Claim the incidents' pending work of ``kinds``, due or not, for :meth:`carry`. The intake claims a
+        batch's pages in the ledger batch that decided them: committed with the decision, no transaction of
+        their own before the page goes out."""
         return self.runtime.ledger.claim_work(self.runtime.clock(), LEASE, limit=BATCH * len(incident_ids),
-                                              incident_ids=incident_ids, kinds=("page",), even_if_not_due=True)
+                                              incident_ids=incident_ids, kinds=kinds, even_if_not_due=True)
 
     def carry(self, rows: list[WorkRow]) -> int:
         """Carry out claimed rows now, while a sender waits; the loop is woken once this is done."""

@@ -348,7 +348,7 @@ class Bodies:
                 for (i, r), inbox_id in zip(admitted, ids, strict=True):
                     answers[i] = self._settle(inbox_id, r.source, r.headers, r.body, pages[i].append)
                 if wanted := list(dict.fromkeys(incident for p in pages for incident in p)):
-                    claimed = self._dispatcher.claim_pages(wanted)
+                    claimed = self._dispatcher.claim_now(wanted)
         except Exception as exc:  # none of it is stored: each again, alone
             log.warning("%d bodies could not be committed together (%s): none of them was kept (an inbox row "
                         "named above is not there); each is stored and processed again alone", len(admitted),

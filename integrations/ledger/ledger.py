@@ -428,21 +428,18 @@ class Ledger:
                     added += 1
         return added
 
-    def claim_work(self, now: datetime, lease: timedelta, limit: int = 1, incident_id: str | None = None,
-                   kinds: Sequence[str] | None = None, even_if_not_due: bool = False,
-                   incident_ids: Sequence[str] | None = None) -> list[WorkRow]:
-        """Claim up to ``limit`` pending rows that are due (or all of the incident's pending rows with
-        ``even_if_not_due``; of several incidents with ``incident_ids``) and not leased by another
-        dispatcher: each is leased until ``now + lease``, and nobody else claims it before then. On
-        PostgreSQL, rows another dispatcher is claiming are skipped (``FOR UPDATE SKIP LOCKED``); SQLite
-        has one writer at a time. In a :meth:`batch`, the claim is part of the batch's transaction."""
+    def claim_work(self, now: datetime, lease: timedelta, limit: int = 1, incident_ids: Sequence[str] | None = None,
+                   kinds: Sequence[str] | None = None, even_if_not_due: bool = False) -> list[WorkRow]:
+        """Claim up to ``limit`` pending rows that are due (or all of the incidents' pending rows with
+        ``incident_ids`` and ``even_if_not_due``) and not leased by another dispatcher: each is leased until
+        ``now + lease``, and nobody else claims it before then. On PostgreSQL, rows another dispatcher is
+        claiming are skipped (``FOR UPDATE SKIP LOCKED``); SQLite has one writer at a time. In a
+        :meth:`batch`, the claim is part of the batch's transaction."""
         now = _utc(now, "now")
         query = select(work.c.id).where(
             work.c.status == "pending",
             (work.c.lease_until.is_(None)) | (work.c.lease_until <= now),
         )
-        if incident_id is not None:
-            query = query.where(work.c.incident_id == incident_id)
         if incident_ids is not None:
             query = query.where(work.c.incident_id.in_(list(incident_ids)))
         if kinds is not None:
@@ -450,8 +447,7 @@ class Ledger:
         if not even_if_not_due:
             query = query.where(work.c.due_at <= now)
         query = query.order_by(work.c.due_at, work.c.id).limit(limit)
-        if incident_id is None and incident_ids is None:  # a dispatcher's round: most find nothing due, so look
-            # before taking the write lock
+        if incident_ids is None:  # a dispatcher's round: most find nothing due, so look before taking the write lock
             with self._read("looking for due work") as conn:
                 if conn.execute(query).first() is None:
                     return []

@@ -51,7 +51,7 @@ def test_a_declaration_drives_its_page_and_a_redelivery_with_all_done_drives_not
     assert again.action == "joined" and "still to do" in again.reason
     assert drives == [first.incident_id] * 2  # unfinished work: driven again
     for row in runtime.ledger.claim_work(runtime.clock(), timedelta(seconds=60), limit=10,
-                                         incident_id=first.incident_id, even_if_not_due=True):
+                                         incident_ids=[first.incident_id], even_if_not_due=True):
         runtime.ledger.finish_work(row.id, "done (test)", runtime.clock())
     third = receive_alert(alert("fast-declare", "critical", impact="customer"), "inbox-4", drive=drives)
     assert third.action == "joined" and third.reason == f"{first.incident_id} is declared"

@@ -79,10 +79,15 @@ class Stack:
         return done
 
 
-def lifecycle_runs(incident_id: str) -> int:
+def runs_keyed(key: str) -> list[FlowRun]:
     with get_client(sync_client=True) as client:
-        return len(client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            idempotency_key=FlowRunFilterIdempotencyKey(any_=[f"{incident_id}:lifecycle"]))))
+        runs: list[FlowRun] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            idempotency_key=FlowRunFilterIdempotencyKey(any_=[key])))
+    return runs
+
+
+def lifecycle_runs(incident_id: str) -> int:
+    return len(runs_keyed(f"{incident_id}:lifecycle"))
 
 
 @pytest.fixture()
@@ -177,7 +182,7 @@ def test_a_crash_after_the_decision_or_after_the_page_loses_nothing(stack: Stack
     stack.dispatcher.drive(b)  # b got its page out, then the process died before the run started
     assert stack.pages(b) == 1
     # the dead process had claimed a's work too: its lease must pass before anyone else takes it
-    claimed = stack.runtime.ledger.claim_work(stack.clock(), LEASE, limit=10, incident_id=a)
+    claimed = stack.runtime.ledger.claim_work(stack.clock(), LEASE, limit=10, incident_ids=[a])
     assert len(claimed) == 2
 
     restarted = Ledger.open(stack.runtime.ledger.url, stack.clock)
@@ -357,9 +362,7 @@ def test_a_body_left_unprocessed_by_a_stopped_intake_is_processed_after_a_restar
 
 
 def the_lifecycle_run(key: str) -> FlowRun:
-    with get_client(sync_client=True) as client:
-        [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            idempotency_key=FlowRunFilterIdempotencyKey(any_=[key])))
+    [run] = runs_keyed(key)
     return run
 
 
